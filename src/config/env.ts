@@ -1,0 +1,212 @@
+// The one place that reads the environment. Every other module receives a typed Config.
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+
+const emptyToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const optionalString = z.preprocess(emptyToUndefined, z.string().optional());
+const int = (min: number, max: number, dflt: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).default(dflt));
+const bool = (dflt: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(dflt ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
+const httpUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
+);
+
+export const POLLY_ENGINES = ['standard', 'neural', 'long-form', 'generative'] as const;
+export type PollyEngine = (typeof POLLY_ENGINES)[number];
+
+const schema = z
+  .object({
+    PORT: int(0, 65535, 8000),
+    HOST: z.preprocess(emptyToUndefined, z.string().default('127.0.0.1')),
+    LOG_LEVEL: z.preprocess(
+      emptyToUndefined,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    DATABASE_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must start with postgres:// or postgresql://')
+        .optional(),
+    ),
+    DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('./data')),
+
+    LLM_PROVIDER: z.preprocess(emptyToUndefined, z.enum(['gemini', 'openai', 'offline']).optional()),
+    GEMINI_API_KEY: optionalString,
+    GEMINI_MODEL: z.preprocess(emptyToUndefined, z.string().default('gemini-2.5-flash')),
+    GEMINI_BASE_URL: httpUrl,
+    OPENAI_BASE_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        .default('http://127.0.0.1:11434/v1'),
+    ),
+    OPENAI_API_KEY: optionalString,
+    OPENAI_MODEL: optionalString,
+    LLM_TIMEOUT_MS: int(1, 600_000, 60_000),
+    LLM_HISTORY_LIMIT: int(0, 10_000, 40),
+    MAX_MESSAGE_CHARS: int(1, 1_000_000, 10_000),
+
+    AWS_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9-]+$/).default('us-east-1')),
+    AWS_ACCESS_KEY_ID: optionalString,
+    AWS_SECRET_ACCESS_KEY: optionalString,
+    S3_BUCKET_NAME: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a valid S3 bucket name')
+        .optional(),
+    ),
+    S3_ENDPOINT: httpUrl,
+    S3_FORCE_PATH_STYLE: bool(false),
+    POLLY_ENDPOINT: httpUrl,
+    DEFAULT_POLLY_VOICE_ID: z.preprocess(
+      emptyToUndefined,
+      z.string().regex(/^[A-Za-z0-9-]{1,100}$/, 'must be a voice id such as Joanna').default('Joanna'),
+    ),
+    POLLY_ENGINE: z.preprocess(emptyToUndefined, z.enum(POLLY_ENGINES).default('neural')),
+    AUDIO_PUBLIC_BASE_URL: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .regex(/^(https?:\/\/[^\s]+|\/[^\s]*)$/, 'must be an http(s) URL or a path starting with /')
+        .transform((u) => u.replace(/\/+$/, ''))
+        .optional(),
+    ),
+    AUDIO_URL_MODE: z.preprocess(emptyToUndefined, z.enum(['public', 'presigned']).default('public')),
+    // SigV4 presigned URLs cannot live longer than 7 days.
+    AUDIO_URL_TTL: int(60, 604_800, 86_400),
+    // Segments of letters, digits, '-' and '_', each followed by '/'. No dots, so no '..'.
+    AUDIO_KEY_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9_-]+\/)*$/, "must be '' or folder names of letters, digits, '-' or '_', each ending in '/'")
+      .optional(),
+  })
+  .superRefine((env, ctx) => {
+    if (env.LLM_PROVIDER === 'gemini' && !env.GEMINI_API_KEY) {
+      ctx.addIssue({ code: 'custom', path: ['GEMINI_API_KEY'], message: 'is required when LLM_PROVIDER=gemini' });
+    }
+    if (env.LLM_PROVIDER === 'openai' && !env.OPENAI_MODEL) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['OPENAI_MODEL'],
+        message: 'is required when LLM_PROVIDER=openai (for example llama3.2 on Ollama)',
+      });
+    }
+    if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: [env.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID'],
+        message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together',
+      });
+    }
+    if (env.AUDIO_URL_MODE === 'presigned' && !env.S3_BUCKET_NAME) {
+      ctx.addIssue({ code: 'custom', path: ['AUDIO_URL_MODE'], message: 'presigned needs S3_BUCKET_NAME' });
+    }
+  });
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  port: number;
+  host: string;
+  logLevel: Env['LOG_LEVEL'];
+  dataDir: string;
+  /** Unset: the embedded PGlite database under dataDir. */
+  databaseUrl: string | undefined;
+  llm:
+    | { provider: 'offline' }
+    | { provider: 'gemini'; apiKey: string; model: string; baseUrl: string | undefined }
+    | { provider: 'openai'; apiKey: string | undefined; model: string; baseUrl: string };
+  llmTimeoutMs: number;
+  llmHistoryLimit: number;
+  maxMessageChars: number;
+  aws: { region: string };
+  defaultVoiceId: string;
+  speech: { engine: 'espeak' } | { engine: 'polly'; pollyEngine: PollyEngine; endpoint: string | undefined };
+  storage:
+    | { kind: 'file'; publicBaseUrl: string | undefined }
+    | {
+        kind: 's3';
+        bucket: string;
+        endpoint: string | undefined;
+        forcePathStyle: boolean;
+        publicBaseUrl: string | undefined;
+        urlMode: 'public' | 'presigned';
+        urlTtlSeconds: number;
+      };
+  /** Undefined: the default prefix, derived from the speech engine (see speech/audio-key.ts). */
+  audioKeyPrefix: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses an environment (process.env by default) into a Config, or throws ConfigError naming each bad variable. */
+export function parseConfig(source: Record<string, string | undefined>): Config {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(environment)'}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const provider = env.LLM_PROVIDER ?? (env.GEMINI_API_KEY ? 'gemini' : 'offline');
+  const llm: Config['llm'] =
+    provider === 'gemini'
+      ? { provider, apiKey: env.GEMINI_API_KEY!, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL }
+      : provider === 'openai'
+        ? { provider, apiKey: env.OPENAI_API_KEY, model: env.OPENAI_MODEL!, baseUrl: env.OPENAI_BASE_URL }
+        : { provider };
+  return {
+    port: env.PORT,
+    host: env.HOST,
+    logLevel: env.LOG_LEVEL,
+    dataDir: env.DATA_DIR,
+    databaseUrl: env.DATABASE_URL,
+    llm,
+    llmTimeoutMs: env.LLM_TIMEOUT_MS,
+    llmHistoryLimit: env.LLM_HISTORY_LIMIT,
+    maxMessageChars: env.MAX_MESSAGE_CHARS,
+    aws: { region: env.AWS_REGION },
+    defaultVoiceId: env.DEFAULT_POLLY_VOICE_ID,
+    // A bucket selects the AWS pair, S3 and Polly; without one everything stays on this machine.
+    speech: env.S3_BUCKET_NAME
+      ? { engine: 'polly', pollyEngine: env.POLLY_ENGINE, endpoint: env.POLLY_ENDPOINT }
+      : { engine: 'espeak' },
+    storage: env.S3_BUCKET_NAME
+      ? {
+          kind: 's3',
+          bucket: env.S3_BUCKET_NAME,
+          endpoint: env.S3_ENDPOINT,
+          forcePathStyle: env.S3_FORCE_PATH_STYLE,
+          publicBaseUrl: env.AUDIO_PUBLIC_BASE_URL,
+          urlMode: env.AUDIO_URL_MODE,
+          urlTtlSeconds: env.AUDIO_URL_TTL,
+        }
+      : { kind: 'file', publicBaseUrl: env.AUDIO_PUBLIC_BASE_URL },
+    audioKeyPrefix: env.AUDIO_KEY_PREFIX,
+  };
+}
+
+/**
+ * Reads `.env` from the working directory (variables already set win, as in dotenv),
+ * then parses process.env. Node 20.12+ reads .env files natively, so no dotenv dependency.
+ */
+export function loadConfig(envFile = '.env'): Config {
+  if (existsSync(envFile)) process.loadEnvFile(envFile);
+  return parseConfig(process.env);
+}
