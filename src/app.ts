@@ -1,0 +1,102 @@
+// Builds the Fastify application from its dependencies, so tests build the same app and call
+// inject(). Listening, signals and the process belong to main.ts.
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { Type } from 'typebox';
+import { chatRoutes, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema } from './chat/chat-routes.ts';
+import type { ChatService } from './chat/chat-service.ts';
+import { errorHandler } from './http/error-handler.ts';
+import { formatValidationErrors } from './http/validation.ts';
+import { ErrorSchema } from './http/schemas.ts';
+import { personaRoutes, PersonaSchema } from './personas/persona-routes.ts';
+import type { PersonaService } from './personas/persona-service.ts';
+import type { VoiceCatalogue } from './speech/synthesizer.ts';
+import { voiceRoutes } from './speech/voice-routes.ts';
+import { audioFileRoutes } from './storage/audio-file-routes.ts';
+import type { FileAudioStore } from './storage/file-audio-store.ts';
+
+export interface AppDeps {
+  personas: PersonaService;
+  chat: ChatService;
+  voices: VoiceCatalogue;
+  /** Set when audio lives on this machine: the API serves it under /audio. */
+  audioFiles: FileAudioStore | undefined;
+  maxMessageChars: number;
+  /** Runs when the app closes, after in-flight requests finished (closes the database). */
+  onClose?: () => Promise<void>;
+}
+
+// Never log credentials: the API itself takes none today, but proxies and later API keys will.
+const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
+
+export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+  return { level, redact: { paths: REDACT, censor: '[redacted]' } };
+}
+
+export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+    // A message of MAX_MESSAGE_CHARS characters can take 4 bytes each in UTF-8, plus JSON escaping.
+    bodyLimit: Math.max(1024 * 1024, deps.maxMessageChars * 6 + 1024),
+    ajv: {
+      customOptions: {
+        // A number is not a message: reject wrong types instead of coercing them to strings.
+        coerceTypes: false,
+        // Reject unknown fields (a typo such as voiceId) instead of silently dropping them.
+        removeAdditional: false,
+        allErrors: false,
+      },
+    },
+    schemaErrorFormatter: formatValidationErrors,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  await app.register(errorHandler);
+  for (const schema of [ErrorSchema, PersonaSchema, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema]) {
+    app.addSchema(schema);
+  }
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Chat API with voice',
+        description: 'Personas, chat sessions and AI replies that each come with an MP3 of their speech.',
+        version: '0.1.0',
+      },
+      tags: [
+        { name: 'personas', description: 'Characters: a system prompt and a voice' },
+        { name: 'chat', description: 'Sessions and messages' },
+        { name: 'voices', description: 'The voices the speech engine can speak' },
+        { name: 'audio', description: 'Locally stored reply audio' },
+      ],
+    },
+    // Name shared components after their $id rather than def-0, def-1.
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get(
+    '/healthz',
+    { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    () => ({ status: 'ok' as const }),
+  );
+
+  await app.register(personaRoutes, { personas: deps.personas });
+  await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars });
+  await app.register(voiceRoutes, { voices: deps.voices });
+  if (deps.audioFiles) await app.register(audioFileRoutes, { store: deps.audioFiles });
+
+  if (deps.onClose) {
+    const close = deps.onClose;
+    app.addHook('onClose', async () => close());
+  }
+  return app;
+}

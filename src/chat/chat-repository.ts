@@ -1,0 +1,120 @@
+// Sessions and their messages, one row per message. Every query goes through this module, so a
+// later owner filter is one where-clause per method.
+import { asc, desc, eq, sql } from 'drizzle-orm';
+import type { Database } from '../db/database.ts';
+import { chatMessages, chatSessions, personas } from '../db/schema.ts';
+import type { ChatTurn } from '../llm/chat-model.ts';
+
+export interface SessionRecord {
+  id: string;
+  personaId: string | null;
+  /** The persona's voice, or null when there is no persona or it has no voice. */
+  personaVoiceId: string | null;
+  systemPrompt: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface ChatRepository {
+  createSession(personaId: string | null): Promise<SessionRecord>;
+  listSessions(): Promise<SessionRecord[]>;
+  findSession(id: string): Promise<SessionRecord | undefined>;
+  /** The whole history, oldest first. */
+  messages(sessionId: string): Promise<ChatTurn[]>;
+  /** The last `limit` messages, oldest first. */
+  recentMessages(sessionId: string, limit: number): Promise<ChatTurn[]>;
+  /**
+   * Appends a user message and its reply as one transaction, directly after each other.
+   * Returns the reply's 1-based position, or undefined when the session no longer exists.
+   */
+  appendExchange(sessionId: string, userContent: string, modelContent: string): Promise<number | undefined>;
+  deleteSession(id: string): Promise<boolean>;
+}
+
+/** PostgreSQL's foreign_key_violation. */
+const FOREIGN_KEY_VIOLATION = '23503';
+
+export class UnknownPersonaError extends Error {}
+
+export function createChatRepository(db: Database): ChatRepository {
+  const sessionColumns = {
+    id: chatSessions.id,
+    personaId: chatSessions.personaId,
+    personaVoiceId: personas.voiceId,
+    systemPrompt: sql<string>`coalesce(${personas.systemPrompt}, '')`,
+    createdAt: chatSessions.createdAt,
+    updatedAt: chatSessions.updatedAt,
+  };
+  const sessionsWithPersona = () =>
+    db.select(sessionColumns).from(chatSessions).leftJoin(personas, eq(personas.id, chatSessions.personaId));
+  const turnColumns = { role: chatMessages.role, content: chatMessages.content };
+
+  return {
+    async createSession(personaId) {
+      try {
+        const [row] = await db.insert(chatSessions).values({ personaId }).returning({ id: chatSessions.id });
+        // Read back with the join, so the voice is resolved the same way as everywhere else.
+        const [session] = await sessionsWithPersona().where(eq(chatSessions.id, row!.id));
+        return session!;
+      } catch (err) {
+        // The persona was deleted between the service's check and this insert.
+        if (pgCode(err) === FOREIGN_KEY_VIOLATION) throw new UnknownPersonaError();
+        throw err;
+      }
+    },
+
+    listSessions: () => sessionsWithPersona().orderBy(desc(chatSessions.createdAt), desc(chatSessions.id)),
+
+    async findSession(id) {
+      const [session] = await sessionsWithPersona().where(eq(chatSessions.id, id));
+      return session;
+    },
+
+    messages: (sessionId) =>
+      db.select(turnColumns).from(chatMessages).where(eq(chatMessages.sessionId, sessionId)).orderBy(asc(chatMessages.seq)),
+
+    async recentMessages(sessionId, limit) {
+      if (limit <= 0) return [];
+      // Walks the (session_id, seq) primary key backwards: cost depends on the limit, not the history.
+      const rows = await db
+        .select(turnColumns)
+        .from(chatMessages)
+        .where(eq(chatMessages.sessionId, sessionId))
+        .orderBy(desc(chatMessages.seq))
+        .limit(limit);
+      return rows.reverse();
+    },
+
+    appendExchange(sessionId, userContent, modelContent) {
+      return db.transaction(async (tx) => {
+        // The row lock taken here orders concurrent appends to one session and is held only for
+        // these two statements, never across the LLM call.
+        const [bumped] = await tx
+          .update(chatSessions)
+          .set({ messageCount: sql`${chatSessions.messageCount} + 2`, updatedAt: sql`now()` })
+          .where(eq(chatSessions.id, sessionId))
+          .returning({ count: chatSessions.messageCount });
+        if (!bumped) return undefined;
+        await tx.insert(chatMessages).values([
+          { sessionId, seq: bumped.count - 1, role: 'user', content: userContent },
+          { sessionId, seq: bumped.count, role: 'model', content: modelContent },
+        ]);
+        return bumped.count;
+      });
+    },
+
+    async deleteSession(id) {
+      const rows = await db.delete(chatSessions).where(eq(chatSessions.id, id)).returning({ id: chatSessions.id });
+      return rows.length > 0;
+    },
+  };
+}
+
+function pgCode(err: unknown): string | undefined {
+  // drizzle wraps driver errors; the PostgreSQL code is on the error or its cause.
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,150 @@
+// The chat pipeline. postMessage reads top to bottom like DESIGN.md's write path; getSession is the
+// read path, which builds every audio URL from the hash without asking storage anything.
+import type { FastifyBaseLogger } from 'fastify';
+import { NotFoundError, UnprocessableError } from '../http/errors.ts';
+import type { ServerTiming } from '../http/server-timing.ts';
+import { replyWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
+import type { SpeechCache } from '../speech/speech-cache.ts';
+import { UnknownPersonaError, type ChatRepository, type SessionRecord } from './chat-repository.ts';
+
+export interface ChatMessage {
+  role: 'user' | 'model';
+  content: string;
+  audio_url: string | null;
+}
+
+export interface ChatSessionSummary {
+  session_id: string;
+  persona_id: string | null;
+  /** The resolved voice: the persona's, else DEFAULT_POLLY_VOICE_ID. */
+  voice_id: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ChatSessionResponse extends ChatSessionSummary {
+  history: ChatMessage[];
+}
+
+export interface ChatServiceDeps {
+  sessions: ChatRepository;
+  personas: { findById(id: string): Promise<unknown> };
+  model: ChatModel;
+  speech: SpeechCache;
+  log: FastifyBaseLogger;
+  defaultVoiceId: string;
+  llmTimeoutMs: number;
+  llmHistoryLimit: number;
+}
+
+/** Used where no caller wants the phases; measuring costs two performance.now() calls. */
+const untimed: Pick<ServerTiming, 'measure'> = { measure: (_name, work) => work() };
+
+export function createChatService(deps: ChatServiceDeps) {
+  const { sessions, personas, model, speech, log, defaultVoiceId } = deps;
+
+  const voiceOf = (session: SessionRecord) => session.personaVoiceId ?? defaultVoiceId;
+
+  function summary(session: SessionRecord): ChatSessionSummary {
+    return {
+      session_id: session.id,
+      persona_id: session.personaId,
+      voice_id: voiceOf(session),
+      created_at: session.createdAt.toISOString(),
+      updated_at: session.updatedAt.toISOString(),
+    };
+  }
+
+  /** Every model message gets the URL of its audio in the session's current voice. */
+  async function withHistory(
+    session: SessionRecord,
+    turns: ChatTurn[],
+    override?: { index: number; audioUrl: string | null },
+  ): Promise<ChatSessionResponse> {
+    const voice = voiceOf(session);
+    const history: ChatMessage[] = new Array(turns.length);
+    for (let i = 0; i < turns.length; i++) {
+      const { role, content } = turns[i]!;
+      const audio_url =
+        role === 'user' ? null : i === override?.index ? override.audioUrl : await speech.urlFor(content, voice);
+      history[i] = { role, content, audio_url };
+    }
+    return { ...summary(session), history };
+  }
+
+  async function findOrThrow(id: string): Promise<SessionRecord> {
+    const session = await sessions.findSession(id);
+    if (!session) throw new NotFoundError(`chat session ${id} not found`);
+    return session;
+  }
+
+  return {
+    async create(personaId: string | null | undefined): Promise<ChatSessionResponse> {
+      const unknownPersona = () => new UnprocessableError(`persona ${personaId} does not exist`);
+      if (personaId != null && !(await personas.findById(personaId))) throw unknownPersona();
+      try {
+        return { ...summary(await sessions.createSession(personaId ?? null)), history: [] };
+      } catch (err) {
+        if (err instanceof UnknownPersonaError) throw unknownPersona();
+        throw err;
+      }
+    },
+
+    async list(): Promise<ChatSessionSummary[]> {
+      return (await sessions.listSessions()).map(summary);
+    },
+
+    async get(id: string, timing = untimed): Promise<ChatSessionResponse> {
+      const [session, turns] = await timing.measure('db', () =>
+        Promise.all([findOrThrow(id), sessions.messages(id)]),
+      );
+      return timing.measure('audio-urls', () => withHistory(session, turns));
+    },
+
+    async postMessage(id: string, message: string, timing = untimed): Promise<ChatSessionResponse> {
+      // 1. The session, its persona and the recent history.
+      const [session, recent] = await timing.measure('db-read', () =>
+        Promise.all([findOrThrow(id), sessions.recentMessages(id, deps.llmHistoryLimit)]),
+      );
+
+      // 2. The reply. An LlmError here stores nothing; the error handler maps it to 429/502/504.
+      const reply = await timing.measure('llm', () =>
+        replyWithin(model, { systemPrompt: session.systemPrompt, history: recent, message }, deps.llmTimeoutMs),
+      );
+
+      // 3-6. Audio through the cache, and 7. the append, side by side: the text is saved even when
+      // synthesis fails or hangs, and neither waits for the other.
+      const voice = voiceOf(session);
+      const [audioUrl, replySeq] = await Promise.all([
+        timing.measure('speech', () => audioFor(reply, voice)),
+        timing.measure('db-append', () => sessions.appendExchange(id, message, reply)),
+      ]);
+      if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
+
+      // 8. The whole session, with this POST's own outcome on its reply.
+      const [current, turns] = await timing.measure('db-history', () =>
+        Promise.all([findOrThrow(id), sessions.messages(id)]),
+      );
+      return timing.measure('audio-urls', () =>
+        withHistory(current, turns, { index: replySeq - 1, audioUrl }),
+      );
+    },
+
+    async delete(id: string): Promise<void> {
+      if (!(await sessions.deleteSession(id))) throw new NotFoundError(`chat session ${id} not found`);
+    },
+  };
+
+  /** A failed synthesis or upload leaves the reply without audio, never without text. */
+  async function audioFor(reply: string, voice: string): Promise<string | null> {
+    try {
+      return (await speech.ensure(reply, voice)).url;
+    } catch (err) {
+      const key = speech.keyFor(reply, voice);
+      log.error({ err, key, voice }, 'reply audio failed; the reply is saved with audio_url null');
+      return null;
+    }
+  }
+}
+
+export type ChatService = ReturnType<typeof createChatService>;

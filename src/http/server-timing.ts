@@ -1,0 +1,19 @@
+// Collects how long each phase of a request took, for the Server-Timing response header. Browsers'
+// dev tools show it, and the benchmarks read it to split server time into database, LLM, speech
+// and URL building without instrumenting anything else.
+export class ServerTiming {
+  private readonly phases: Array<[string, number]> = [];
+
+  async measure<T>(name: string, work: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await work();
+    } finally {
+      this.phases.push([name, performance.now() - start]);
+    }
+  }
+
+  header(): string {
+    return this.phases.map(([name, ms]) => `${name};dur=${ms.toFixed(3)}`).join(', ');
+  }
+}

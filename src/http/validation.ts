@@ -1,0 +1,42 @@
+// Turns Ajv's errors into one sentence that says exactly what was wrong with the request,
+// e.g. `body/voice_id must be string or null` or `body has an unknown field "voiceId"`.
+import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+
+type Part = 'body' | 'params' | 'querystring' | 'headers' | string;
+
+export function describeValidationErrors(errors: FastifySchemaValidationError[], part: Part): string {
+  const where = (e: FastifySchemaValidationError) => `${part}${e.instancePath ?? ''}`;
+
+  // A union (anyOf) reports one error per branch. When a branch had the right type but failed a
+  // constraint (too long, blank), that constraint is the real problem; otherwise list the types.
+  const specific = errors.find((e) => e.keyword !== 'type' && e.keyword !== 'anyOf');
+  if (specific) return sentence(specific, where(specific));
+  const types = [...new Set(errors.filter((e) => e.keyword === 'type').map((e) => String(e.params.type)))];
+  const first = errors[0];
+  if (!first) return `${part} is invalid`;
+  return `${where(first)} must be ${types.join(' or ') || 'valid'}`;
+}
+
+function sentence(e: FastifySchemaValidationError, where: string): string {
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return `${where} has an unknown field "${String(e.params.additionalProperty)}"`;
+    case 'required':
+      return `${where} must have the field "${String(e.params.missingProperty)}"`;
+    case 'pattern':
+      // Our only pattern is \S: the field must contain something other than whitespace.
+      return `${where} must not be empty or whitespace only`;
+    case 'minProperties':
+      return `${where} must contain at least one field to change`;
+    case 'format':
+      return e.params.format === 'uuid' ? `${where} must be a UUID` : `${where} must be a ${String(e.params.format)}`;
+    default:
+      return `${where} ${e.message ?? 'is invalid'}`;
+  }
+}
+
+export function formatValidationErrors(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const err = new Error(describeValidationErrors(errors, dataVar)) as Error & { statusCode: number };
+  err.statusCode = 400;
+  return err;
+}
