@@ -1,0 +1,271 @@
+import { describe, expect, it } from 'vitest';
+import { toSpeechText } from './speech-text.ts';
+
+describe('toSpeechText', () => {
+  it('keeps plain prose as it is', () => {
+    expect(toSpeechText('Hello there. How are you?')).toBe('Hello there. How are you?');
+  });
+
+  it('returns an empty string for empty and blank replies', () => {
+    expect(toSpeechText('')).toBe('');
+    expect(toSpeechText('  \n\n\t ')).toBe('');
+  });
+
+  describe('headings', () => {
+    it('strips ATX markers and ends the heading as a sentence', () => {
+      expect(toSpeechText('# Title\nBody text.')).toBe('Title. Body text.');
+      expect(toSpeechText('### Step 2: install ###\n\nDone.')).toBe('Step 2: install. Done.');
+    });
+
+    it('leaves a #hashtag without a space alone', () => {
+      expect(toSpeechText('#hashtag is fine')).toBe('#hashtag is fine.');
+    });
+
+    it('turns setext headings into sentences and drops the underline', () => {
+      expect(toSpeechText('Main title\n==========\nText here.')).toBe('Main title. Text here.');
+      expect(toSpeechText('Sub title\n---\nText here.')).toBe('Sub title. Text here.');
+    });
+
+    it('keeps existing punctuation at the end of a heading', () => {
+      expect(toSpeechText('## Why now?\nBecause.')).toBe('Why now? Because.');
+    });
+  });
+
+  describe('emphasis', () => {
+    it('removes bold, italic and strikethrough markers', () => {
+      expect(toSpeechText('This is **bold**, *italic*, __strong__, _em_ and ~~gone~~ text.')).toBe(
+        'This is bold, italic, strong, em and gone text.',
+      );
+      expect(toSpeechText('***Very*** important.')).toBe('Very important.');
+    });
+
+    it('keeps snake_case words and underscores inside words', () => {
+      expect(toSpeechText('Set max_retries and API_KEY_NAME now.')).toBe('Set max_retries and API_KEY_NAME now.');
+    });
+
+    it('keeps stars that are arithmetic rather than emphasis', () => {
+      expect(toSpeechText('Compute 2 * 3 and 5*4.')).toBe('Compute 2 * 3 and 5*4.');
+    });
+
+    it('keeps escaped markdown characters literally', () => {
+      expect(toSpeechText('Use \\*args\\* and 1\\. not a list.')).toBe('Use *args* and 1. not a list.');
+    });
+
+    it('handles emphasis next to punctuation', () => {
+      expect(toSpeechText('(**Note:** read this.)')).toBe('(Note: read this.)');
+    });
+  });
+
+  describe('code', () => {
+    it('keeps the words of inline code without backticks', () => {
+      expect(toSpeechText('Run `npm test` then `ls -la`.')).toBe('Run npm test then ls -la.');
+    });
+
+    it('protects inline code from the emphasis rules', () => {
+      expect(toSpeechText('Call `f(*args, **kwargs)` and `__init__`.')).toBe('Call f(*args, **kwargs) and __init__.');
+    });
+
+    it('drops fenced code blocks with backticks and tildes', () => {
+      expect(toSpeechText('Before:\n```js\nconst x = 1;\n```\nAfter.')).toBe('Before: After.');
+      expect(toSpeechText('Before:\n~~~\nrm -rf /\n~~~\nAfter.')).toBe('Before: After.');
+    });
+
+    it('needs a closing fence of the same kind and length', () => {
+      expect(toSpeechText('A.\n````\n```\nstill code\n````\nB.')).toBe('A. B.');
+      expect(toSpeechText('A.\n```\n~~~\nstill code\n```\nB.')).toBe('A. B.');
+    });
+
+    it('drops an unclosed fence to the end of the reply', () => {
+      expect(toSpeechText('Here is the code:\n```python\nprint("hi")\nmore')).toBe('Here is the code:');
+    });
+
+    it('returns an empty string for a code-only reply', () => {
+      expect(toSpeechText('```ts\nconst a = 1;\n```')).toBe('');
+      expect(toSpeechText('```\ncode\n```\n\n~~~\nmore code\n~~~\n')).toBe('');
+    });
+
+    it('drops indented code blocks after a blank line', () => {
+      expect(toSpeechText('Example:\n\n    let x = 1;\n    let y = 2;\n\nThat is all.')).toBe('Example: That is all.');
+    });
+
+    it('does not treat indented list continuations as code', () => {
+      expect(toSpeechText('- First item\n\n    more about the first item\n- Second')).toBe(
+        'First item. more about the first item. Second.',
+      );
+    });
+
+    it('drops code fences inside list items', () => {
+      expect(toSpeechText('1. Install:\n   ```sh\n   npm i\n   ```\n2. Run it')).toBe('Install: Run it.');
+    });
+  });
+
+  describe('lists', () => {
+    it('strips bullet markers and ends each item as a sentence', () => {
+      expect(toSpeechText('Shopping:\n- eggs\n* milk\n+ bread!')).toBe('Shopping: eggs. milk. bread!');
+    });
+
+    it('strips ordered markers', () => {
+      expect(toSpeechText('1. Open the app\n2) Tap Settings\n10. Done')).toBe('Open the app. Tap Settings. Done.');
+    });
+
+    it('joins the wrapped lines of one item', () => {
+      expect(toSpeechText('- a long item that\n  wraps here\n- next')).toBe('a long item that wraps here. next.');
+    });
+
+    it('strips task list boxes', () => {
+      expect(toSpeechText('- [ ] todo\n- [x] done')).toBe('todo. done.');
+    });
+
+    it('turns a trailing comma into a period', () => {
+      expect(toSpeechText('- apples,\n- pears,')).toBe('apples. pears.');
+    });
+
+    it('handles nested lists', () => {
+      expect(toSpeechText('- fruit\n  - apple\n  - pear\n- veg')).toBe('fruit. apple. pear. veg.');
+    });
+  });
+
+  describe('quotes, rules and tables', () => {
+    it('strips quote markers, also nested ones', () => {
+      expect(toSpeechText('> To be or not to be.\n>> Nested quote')).toBe('To be or not to be. Nested quote.');
+    });
+
+    it('treats a quoted blank line as a paragraph break', () => {
+      expect(toSpeechText('> first\n>\n> second')).toBe('first. second.');
+    });
+
+    it('drops horizontal rules', () => {
+      expect(toSpeechText('Part one.\n\n---\n\nPart two.\n\n***\n\n_ _ _\nEnd.')).toBe('Part one. Part two. End.');
+    });
+
+    it('reads tables row by row without pipes or separators', () => {
+      const table = '| Name | Age |\n|------|----:|\n| Ann | 31 |\n| Bob | 42 |';
+      expect(toSpeechText(`People:\n\n${table}\n\nThat is all.`)).toBe('People: Name, Age. Ann, 31. Bob, 42. That is all.');
+    });
+
+    it('reads tables without outer pipes', () => {
+      expect(toSpeechText('a | b\n--- | ---\n1 | 2')).toBe('a, b. 1, 2.');
+    });
+
+    it('keeps escaped pipes inside cells', () => {
+      expect(toSpeechText('| x \\| y | z |\n|---|---|')).toBe('x | y, z.');
+    });
+  });
+
+  describe('links, images and URLs', () => {
+    it('keeps link labels without URLs', () => {
+      expect(toSpeechText('See [the docs](https://example.com/docs "Docs") for more.')).toBe('See the docs for more.');
+      expect(toSpeechText('Read [Foo](https://en.wikipedia.org/wiki/Foo_(bar)) today.')).toBe('Read Foo today.');
+    });
+
+    it('keeps reference link labels and drops their definitions', () => {
+      expect(toSpeechText('See [the guide][g] now.\n\n[g]: https://example.com/guide')).toBe('See the guide now.');
+    });
+
+    it('drops images', () => {
+      expect(toSpeechText('Look: ![a cat](https://x.test/cat.png) nice.')).toBe('Look: nice.');
+      expect(toSpeechText('![only an image](cat.png)')).toBe('');
+    });
+
+    it('speaks autolinks and bare URLs as their host name', () => {
+      expect(toSpeechText('Visit <https://www.example.com/path?q=1>.')).toBe('Visit example.com.');
+      expect(toSpeechText('Go to https://docs.aws.amazon.com/polly/latest/dg/voicelist.html, then read.')).toBe(
+        'Go to docs.aws.amazon.com, then read.',
+      );
+    });
+
+    it('keeps email autolinks readable', () => {
+      expect(toSpeechText('Write to <ann@example.com>.')).toBe('Write to ann@example.com.');
+    });
+
+    it('drops footnote references', () => {
+      expect(toSpeechText('A claim[^1].')).toBe('A claim.');
+    });
+  });
+
+  describe('HTML', () => {
+    it('removes tags and keeps their text', () => {
+      expect(toSpeechText('Press <kbd>Ctrl</kbd>+<kbd>C</kbd><br>then <b>stop</b>.')).toBe('Press Ctrl+C then stop.');
+    });
+
+    it('drops comments, scripts and styles', () => {
+      expect(toSpeechText('Hi <!-- hidden\nnote --> there.<script>alert(1)</script>')).toBe('Hi there.');
+    });
+
+    it('leaves comparisons and generics alone', () => {
+      expect(toSpeechText('If x<y and z>w, use Array<string>.')).toBe('If x<y and z>w, use Array<string>.');
+    });
+
+    it('decodes common entities', () => {
+      expect(toSpeechText('Tom &amp; Jerry &lt;3')).toBe('Tom & Jerry <3.');
+    });
+  });
+
+  describe('reasoning blocks', () => {
+    it('drops <think> blocks', () => {
+      expect(toSpeechText('<think>\nThe user wants a greeting.\n</think>\n\nHello!')).toBe('Hello!');
+      expect(toSpeechText('<THINKING>hmm</THINKING>Hi.')).toBe('Hi.');
+    });
+
+    it('drops an unclosed <think> to the end', () => {
+      expect(toSpeechText('<think>I am still reasoning and never stop')).toBe('');
+      expect(toSpeechText('Answer first.\n<think>then rambling')).toBe('Answer first.');
+    });
+
+    it('drops reasoning that starts without its opening tag', () => {
+      expect(toSpeechText('The user asks about cats.</think>Cats are great.')).toBe('Cats are great.');
+    });
+
+    it('keeps a mention of the tag inside code', () => {
+      expect(toSpeechText('Models wrap reasoning in `<think>` tags.')).toBe('Models wrap reasoning in <think> tags.');
+    });
+  });
+
+  describe('whitespace and sentences', () => {
+    it('joins wrapped paragraph lines and collapses whitespace', () => {
+      expect(toSpeechText('One  line\nwrapped   here.\n\n\n\nNext   paragraph')).toBe('One line wrapped here. Next paragraph.');
+    });
+
+    it('ends each paragraph as a sentence', () => {
+      expect(toSpeechText('Thanks\n\nBye')).toBe('Thanks. Bye.');
+    });
+
+    it('keeps closing quotes after the final punctuation', () => {
+      expect(toSpeechText('He said "yes."')).toBe('He said "yes."');
+    });
+
+    it('handles Windows line endings', () => {
+      expect(toSpeechText('# Title\r\n\r\n- item\r\n```\r\ncode\r\n```\r\n')).toBe('Title. item.');
+    });
+
+    it('keeps non-Latin scripts', () => {
+      expect(toSpeechText('## Привет\nこんにちは。')).toBe('Привет. こんにちは。');
+    });
+  });
+
+  it('cleans a realistic reply', () => {
+    const reply = [
+      '<think>Plan: explain briefly.</think>',
+      '## Installing the tool',
+      '',
+      'You can install it with **npm**. See [the README](https://github.com/x/y#readme).',
+      '',
+      '```bash',
+      'npm install --save my_tool',
+      '```',
+      '',
+      '1. Create `config.json`',
+      '2. Set `api_key`',
+      '',
+      '> **Tip:** keep your key secret',
+      '',
+      '| Option | Default |',
+      '|---|---|',
+      '| `retries` | 3 |',
+    ].join('\n');
+    expect(toSpeechText(reply)).toBe(
+      'Installing the tool. You can install it with npm. See the README. Create config.json. Set api_key. ' +
+        'Tip: keep your key secret. Option, Default. retries, 3.',
+    );
+  });
+});
