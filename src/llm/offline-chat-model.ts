@@ -1,0 +1,84 @@
+// The LLM that needs no network and no key. It is not an AI: it builds a short reply from the persona
+// and the message so that the whole voice pipeline can run on a machine without credentials.
+//
+// The reply depends on (systemPrompt, message) only, never on history: asking the same thing twice
+// gives the same text, which is what lets the audio cache show hits in offline demos and tests.
+import { createHash } from 'node:crypto';
+import type { ChatModel, ChatRequest } from './chat-model.ts';
+
+/** Words of the user's message quoted back. */
+const QUOTE_WORDS = 8;
+/** Characters of the persona's first sentence reflected in the reply. */
+const PERSONA_CHARS = 120;
+
+const OPENERS: ReadonlyArray<(quote: string) => string> = [
+  (q) => `You said "${q}".`,
+  (q) => `So, "${q}".`,
+  (q) => `"${q}", you say.`,
+  (q) => `Thank you for writing "${q}".`,
+  (q) => `Let me think about "${q}".`,
+  (q) => `I heard "${q}".`,
+];
+
+const MIDDLES: readonly string[] = [
+  'That is a fair point, and it deserves a careful answer.',
+  'There is more than one way to look at that.',
+  'I would start with the simplest explanation and build from there.',
+  'That reminds me that small details often matter most.',
+  'It is a good question to ask out loud.',
+  'Let us take it one step at a time.',
+  'Many people wonder about exactly that.',
+];
+
+const CLOSERS: readonly string[] = [
+  'This is an offline reply, written without an AI.',
+  'Ask me again and you will hear the same answer, because I am running offline.',
+  'Tell me more, and I will do my best with what I have offline.',
+  'I am the offline stand-in, so my answers are simple but always the same.',
+  'What would you like to talk about next?',
+];
+
+export function createOfflineChatModel(): ChatModel {
+  return {
+    provider: 'offline',
+    description: 'offline (no AI: deterministic replies)',
+    async reply(request: ChatRequest): Promise<string> {
+      return offlineReply(request.systemPrompt, request.message);
+    },
+  };
+}
+
+function offlineReply(systemPrompt: string, message: string): string {
+  const digest = createHash('sha256').update(`${systemPrompt}\u0000${message}`, 'utf8').digest();
+  const pick = <T>(items: readonly T[], byte: number): T => items[digest[byte]! % items.length]!;
+
+  const quote = quoteOf(message);
+  const sentences = [
+    personaLine(systemPrompt),
+    quote ? pick(OPENERS, 0)(quote) : 'You sent me an empty message.',
+    pick(MIDDLES, 1),
+    pick(CLOSERS, 2),
+  ];
+  return sentences.filter((s): s is string => Boolean(s)).join(' ');
+}
+
+/** The first few words of the message on one line, with double quotes swapped so they nest. */
+function quoteOf(message: string): string {
+  const words = message.replace(/"/g, "'").split(/\s+/).filter(Boolean);
+  const quote = words.slice(0, QUOTE_WORDS).join(' ');
+  return words.length > QUOTE_WORDS ? `${quote}...` : quote.replace(/\.+$/, '');
+}
+
+/** The persona's first sentence, turned around when it addresses the model ("You are a pirate."). */
+function personaLine(systemPrompt: string): string | undefined {
+  const flat = systemPrompt.replace(/\s+/g, ' ').trim();
+  if (!flat) return undefined;
+  let first = (/^.*?[.!?](?=\s|$)/.exec(flat)?.[0] ?? flat).replace(/[.!?]+$/, '');
+  let end = '.';
+  if (first.length > PERSONA_CHARS) {
+    first = first.slice(0, PERSONA_CHARS).replace(/\s+\S*$/, '');
+    end = '...';
+  }
+  const role = /^you(?: are|'re)\s+(.+)$/i.exec(first)?.[1];
+  return role ? `Speaking as ${role}${end}` : `My brief: ${first}${end}`;
+}

@@ -1,0 +1,100 @@
+// ChatModel on any OpenAI-compatible chat completions server (OpenAI, Ollama, llama.cpp, vLLM)
+// through the official openai SDK.
+import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
+import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
+import { describeNetworkError, isAbortError, parseRetryAfter, safeDetail } from './provider-errors.ts';
+
+const PROVIDER = 'openai';
+
+/** Local servers such as Ollama want no key, but the SDK refuses to start without one. */
+const PLACEHOLDER_API_KEY = 'no-key';
+
+export interface OpenAiChatModelOptions {
+  /** e.g. http://127.0.0.1:11434/v1 (Ollama) or https://api.openai.com/v1 */
+  baseUrl: string;
+  apiKey?: string;
+  /** e.g. llama3.2 */
+  model: string;
+}
+
+export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
+  const client = new OpenAI({
+    baseURL: opts.baseUrl,
+    apiKey: opts.apiKey || PLACEHOLDER_API_KEY,
+    // A 429 goes back to our client with its Retry-After; retrying here would only double the wait.
+    maxRetries: 0,
+    // Explicit values, so that OPENAI_ORG_ID and friends in the environment are not picked up silently.
+    organization: null,
+    project: null,
+    adminAPIKey: null,
+    webhookSecret: null,
+    logLevel: 'warn',
+  });
+
+  return {
+    provider: PROVIDER,
+    description: `openai-compatible (${opts.model} at ${opts.baseUrl})`,
+
+    async reply(request: ChatRequest): Promise<string> {
+      let completion: ChatCompletion;
+      try {
+        completion = await client.chat.completions.create(
+          { model: opts.model, messages: toMessages(request) },
+          { signal: request.signal },
+        );
+      } catch (error) {
+        throw toLlmError(error, request.signal, opts.apiKey);
+      }
+      const choice = completion.choices?.[0];
+      const text = choice?.message?.content ?? '';
+      if (text.trim()) return text;
+      const why = !choice
+        ? 'no choices'
+        : choice.finish_reason && choice.finish_reason !== 'stop'
+          ? `finish reason: ${choice.finish_reason}`
+          : 'empty reply';
+      throw new LlmError(PROVIDER, 'failed', `openai returned no text (${why})`);
+    },
+  };
+}
+
+function toMessages(request: ChatRequest): ChatCompletionMessageParam[] {
+  return [
+    ...(request.systemPrompt.trim() ? [{ role: 'system' as const, content: request.systemPrompt }] : []),
+    ...request.history.map((turn) =>
+      turn.role === 'user'
+        ? { role: 'user' as const, content: turn.content }
+        : { role: 'assistant' as const, content: turn.content },
+    ),
+    { role: 'user', content: request.message },
+  ];
+}
+
+function toLlmError(error: unknown, signal: AbortSignal, apiKey: string | undefined): LlmError {
+  if (signal.aborted || error instanceof APIUserAbortError || error instanceof APIConnectionTimeoutError || isAbortError(error)) {
+    return new LlmError(PROVIDER, 'timeout', 'openai did not answer in time (request aborted)', undefined, { cause: error });
+  }
+  if (error instanceof APIError && error.status !== undefined) {
+    // error.error is the body's `error` object; its message is the server's own words.
+    const body = error.error as { message?: unknown } | undefined;
+    const detail = safeDetail(typeof body?.message === 'string' ? body.message : error.message, apiKey);
+    if (error.status === 429) {
+      const retryAfter = retryAfterFrom(error.headers);
+      return new LlmError(PROVIDER, 'rate_limited', `openai is rate limited: ${detail}`, retryAfter, { cause: error });
+    }
+    return new LlmError(PROVIDER, 'failed', `openai failed: HTTP ${error.status} ${detail}`, undefined, { cause: error });
+  }
+  // APIConnectionError and anything else: the reason is in the cause (ECONNREFUSED and the like).
+  const cause = error instanceof APIError && error.cause ? error.cause : error;
+  return new LlmError(PROVIDER, 'failed', `openai failed: ${safeDetail(describeNetworkError(cause), apiKey)}`, undefined, {
+    cause: error,
+  });
+}
+
+/** OpenAI sends retry-after-ms next to the standard Retry-After; either may be absent. */
+function retryAfterFrom(headers: Headers | undefined): number | undefined {
+  const ms = Number(headers?.get('retry-after-ms'));
+  if (Number.isFinite(ms) && ms > 0) return Math.ceil(ms / 1000);
+  return parseRetryAfter(headers?.get('retry-after'));
+}

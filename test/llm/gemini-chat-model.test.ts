@@ -1,0 +1,182 @@
+// The Gemini ChatModel through the real @google/genai SDK against a loopback Gemini server.
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LlmError, replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { createGeminiChatModel } from '../../src/llm/gemini-chat-model.ts';
+import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
+
+const API_KEY = 'AIza-test-key-0123456789-secret';
+const MODEL = 'gemini-2.5-flash';
+
+let gemini: GeminiServer;
+beforeAll(async () => {
+  gemini = await startGeminiServer({ apiKey: API_KEY });
+});
+afterAll(async () => {
+  await gemini.close();
+});
+beforeEach(() => gemini.reset());
+
+const model = () => createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: gemini.url });
+const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
+  replyWithin(model(), { systemPrompt, history, message }, 5_000);
+
+/** The LlmError a call rejects with (fails the test when it resolves). */
+async function failureOf(call: Promise<unknown>): Promise<LlmError> {
+  const error = await call.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(LlmError);
+  return error as LlmError;
+}
+
+describe('gemini chat model', () => {
+  it('describes itself with provider and model', () => {
+    expect(model().provider).toBe('gemini');
+    expect(model().description).toContain(MODEL);
+  });
+
+  it('sends the persona as systemInstruction and the history with roles user/model, in order', async () => {
+    gemini.nextReply('Arr, the sea is wide.');
+    const history: ChatTurn[] = [
+      { role: 'user', content: 'Hello' },
+      { role: 'model', content: 'Ahoy!' },
+    ];
+
+    const reply = await ask('Tell me about the sea', history, 'You are a pirate.');
+
+    expect(reply).toBe('Arr, the sea is wide.');
+    expect(gemini.requests).toHaveLength(1);
+    const request = gemini.requests[0]!;
+    expect(request.method).toBe('POST');
+    expect(request.path).toBe(`/v1beta/models/${MODEL}:generateContent`);
+    expect(request.headers['x-goog-api-key']).toBe(API_KEY);
+    expect(request.body.systemInstruction?.parts?.[0]?.text).toBe('You are a pirate.');
+    expect(request.body.contents).toEqual([
+      { role: 'user', parts: [{ text: 'Hello' }] },
+      { role: 'model', parts: [{ text: 'Ahoy!' }] },
+      { role: 'user', parts: [{ text: 'Tell me about the sea' }] },
+    ]);
+  });
+
+  it('omits systemInstruction when the persona has no system prompt', async () => {
+    const reply = await ask('Just checking');
+
+    expect(reply).toBe('You said: Just checking'); // the server's default echo
+    expect(gemini.requests[0]!.body).not.toHaveProperty('systemInstruction');
+  });
+
+  it('maps a 429 with Retry-After to rate_limited with retryAfterSeconds', async () => {
+    gemini.nextError(429, { retryAfter: 7, message: 'Resource has been exhausted' });
+
+    const error = await failureOf(ask('hi'));
+
+    expect(error.failure).toBe('rate_limited');
+    expect(error.retryAfterSeconds).toBe(7);
+    expect(error.provider).toBe('gemini');
+    expect(error.message).toContain('gemini');
+  });
+
+  it("falls back to Gemini's RetryInfo retryDelay when there is no Retry-After header", async () => {
+    gemini.nextError(429, { retryDelay: '12.5s' });
+
+    const error = await failureOf(ask('hi'));
+
+    expect(error.failure).toBe('rate_limited');
+    expect(error.retryAfterSeconds).toBe(13);
+  });
+
+  it('does not retry a 429 (the client gets it straight away)', async () => {
+    gemini.nextError(429, { retryAfter: 1 });
+
+    await failureOf(ask('hi'));
+
+    expect(gemini.requests).toHaveLength(1);
+  });
+
+  it('maps a 500 to failed, naming the provider and the status, without the API key', async () => {
+    // The upstream message quotes the key, as a careless proxy might.
+    gemini.nextError(500, { message: `internal error for key ${API_KEY}` });
+
+    const error = await failureOf(ask('hi'));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toMatch(/^gemini failed: HTTP 500 internal error/);
+    expect(error.message).not.toContain(API_KEY);
+    expect(error.retryAfterSeconds).toBeUndefined();
+  });
+
+  it('maps a rejected key (400) to failed without echoing the key', async () => {
+    const wrongKey = 'AIza-wrong-key-secret';
+    const badModel = createGeminiChatModel({ apiKey: wrongKey, model: MODEL, baseUrl: gemini.url });
+
+    const error = await failureOf(replyWithin(badModel, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toContain('HTTP 400');
+    expect(error.message).not.toContain(wrongKey);
+  });
+
+  it('turns a reply slower than the deadline into timeout and aborts the HTTP request', async () => {
+    gemini.nextDelay(3_000);
+    const started = Date.now();
+
+    const error = await failureOf(replyWithin(model(), { systemPrompt: '', history: [], message: 'slow' }, 300));
+
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(error.failure).toBe('timeout');
+    expect(error.message).toBe('gemini did not answer within 300 ms');
+    // The signal reached the SDK: the connection was dropped rather than left to finish.
+    await vi.waitFor(() => expect(gemini.requests[0]?.clientAborted).toBe(true));
+  });
+
+  it('maps its own aborted signal to timeout', async () => {
+    gemini.nextDelay(3_000);
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 100);
+
+    const error = await failureOf(model().reply({ systemPrompt: '', history: [], message: 'slow', signal: controller.signal }));
+
+    expect(error.failure).toBe('timeout');
+    expect(error.message).toContain('gemini');
+  });
+
+  it('maps a blocked prompt to failed with the block reason', async () => {
+    gemini.nextBlocked('PROHIBITED_CONTENT');
+
+    const error = await failureOf(ask('something bad'));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toBe('gemini returned no text (blocked: PROHIBITED_CONTENT)');
+  });
+
+  it('maps a candidate that stopped for SAFETY with no text to failed', async () => {
+    gemini.nextNoText('SAFETY');
+
+    const error = await failureOf(ask('something risky'));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toBe('gemini returned no text (blocked: SAFETY)');
+  });
+
+  it('maps an empty candidate list and an empty text to failed', async () => {
+    gemini.nextEmpty();
+    expect((await failureOf(ask('one'))).message).toBe('gemini returned no text (no candidates)');
+
+    gemini.nextReply('   ');
+    expect((await failureOf(ask('two'))).message).toBe('gemini returned no text (empty reply)');
+  });
+
+  it('maps an unreachable server to failed', async () => {
+    const closed = await startGeminiServer();
+    const url = closed.url;
+    await closed.close();
+    const offline = createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: url });
+
+    const error = await failureOf(replyWithin(offline, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toMatch(/^gemini failed: .*ECONNREFUSED/);
+    expect(error.message).not.toContain(API_KEY);
+  });
+});
