@@ -1,7 +1,7 @@
 // ChatModel on Google's Gemini API through the official @google/genai SDK (generateContent, not streaming).
 import { ApiError, GoogleGenAI, type Content, type GenerateContentResponse } from '@google/genai';
 import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
-import { describeNetworkError, isAbortError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'gemini';
 
@@ -27,7 +27,9 @@ export function createGeminiChatModel(opts: GeminiChatModelOptions): ChatModel {
 
     async reply(request: ChatRequest): Promise<string> {
       // The SDK's ApiError keeps the body but drops the headers, so a thin fetch wrapper, one per
-      // call so that concurrent calls cannot mix them up, keeps Retry-After for us.
+      // call so that concurrent calls cannot mix them up, keeps Retry-After for us. Limit: with a
+      // custom fetch the SDK no longer lifts undici's 300 s header timeout, which only matters
+      // when LLM_TIMEOUT_MS is longer than that (it then surfaces as 'timeout' all the same).
       let retryAfterHeader: string | null = null;
       const fetchKeepingRetryAfter = async (input: string | URL | Request, init?: RequestInit) => {
         const response = await fetch(input, init);
@@ -84,8 +86,8 @@ function replyText(response: GenerateContentResponse): string {
 
 function toLlmError(error: unknown, signal: AbortSignal, apiKey: string, retryAfterHeader: string | null): LlmError {
   if (error instanceof LlmError) return error;
-  if (signal.aborted || isAbortError(error)) {
-    return new LlmError(PROVIDER, 'timeout', 'gemini did not answer in time (request aborted)', undefined, { cause: error });
+  if (signal.aborted || isTimeoutError(error)) {
+    return new LlmError(PROVIDER, 'timeout', 'gemini did not answer in time', undefined, { cause: error });
   }
   if (error instanceof ApiError) {
     const body = parseErrorBody(error.message);

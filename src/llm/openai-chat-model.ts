@@ -3,7 +3,7 @@
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
-import { describeNetworkError, isAbortError, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, isTimeoutError, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'openai';
 
@@ -72,8 +72,13 @@ function toMessages(request: ChatRequest): ChatCompletionMessageParam[] {
 }
 
 function toLlmError(error: unknown, signal: AbortSignal, apiKey: string | undefined): LlmError {
-  if (signal.aborted || error instanceof APIUserAbortError || error instanceof APIConnectionTimeoutError || isAbortError(error)) {
-    return new LlmError(PROVIDER, 'timeout', 'openai did not answer in time (request aborted)', undefined, { cause: error });
+  const timedOut =
+    signal.aborted ||
+    error instanceof APIUserAbortError ||
+    error instanceof APIConnectionTimeoutError ||
+    isTimeoutError(error);
+  if (timedOut) {
+    return new LlmError(PROVIDER, 'timeout', 'openai did not answer in time', undefined, { cause: error });
   }
   if (error instanceof APIError && error.status !== undefined) {
     // error.error is the body's `error` object; its message is the server's own words.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeNetworkError, isAbortError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 describe('parseRetryAfter', () => {
   it('reads delay-seconds, rounding up', () => {
@@ -43,11 +43,13 @@ describe('safeDetail', () => {
   });
 });
 
-describe('isAbortError and describeNetworkError', () => {
+describe('isTimeoutError and describeNetworkError', () => {
   it('recognises the abort and timeout errors of fetch', () => {
-    expect(isAbortError(new DOMException('aborted', 'AbortError'))).toBe(true);
-    expect(isAbortError(new DOMException('timed out', 'TimeoutError'))).toBe(true);
-    expect(isAbortError(new Error('boom'))).toBe(false);
+    expect(isTimeoutError(new DOMException('aborted', 'AbortError'))).toBe(true);
+    expect(isTimeoutError(new DOMException('timed out', 'TimeoutError'))).toBe(true);
+    const headersTimeout = Object.assign(new Error('headers'), { code: 'UND_ERR_HEADERS_TIMEOUT' });
+    expect(isTimeoutError(new TypeError('fetch failed', { cause: headersTimeout }))).toBe(true);
+    expect(isTimeoutError(new Error('boom'))).toBe(false);
   });
 
   it("names the cause's code, as Node's fetch hides it there", () => {

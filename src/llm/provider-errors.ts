@@ -23,9 +23,15 @@ export function parseDurationSeconds(value: unknown): number | undefined {
   return match ? Math.ceil(Number(match[1])) : undefined;
 }
 
-/** True for the errors fetch and the SDKs raise when a request is aborted or times out. */
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+/**
+ * True for the errors fetch raises when a request is aborted or times out, including undici's own
+ * 300 s header and body timeouts (reported as "fetch failed" with the code in `cause`).
+ */
+export function isTimeoutError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === 'AbortError' || error.name === 'TimeoutError') return true;
+  const code = (error.cause as { code?: unknown } | undefined)?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT';
 }
 
 /**
