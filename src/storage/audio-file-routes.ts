@@ -37,26 +37,26 @@ const audioFileRoutesPlugin: FastifyPluginAsync<AudioFileRoutesOptions> = async 
       },
     });
 
-    child.get<{ Params: { '*': string } }>(
-      `${AUDIO_ROUTE_PREFIX}/*`,
-      {
-        schema: {
-          hide: opts.hide ?? false,
-          tags: ['audio'],
-          summary: 'Download the MP3 of a model message',
-          description:
-            'The audio_url of a model message when audio is stored locally. Immutable and cacheable for a year; ' +
-            'supports ETag / If-None-Match and byte ranges. Any path that is not an audio key is a 404.',
-          params: {
-            type: 'object',
-            properties: {
-              '*': { type: 'string', description: 'The audio key, e.g. audio/espeak-v1-mp3/<64 hex>.mp3' },
-            },
-            required: ['*'],
+    // HEAD declared explicitly, so it works even in an app built with exposeHeadRoutes: false.
+    child.route<{ Params: { '*': string } }>({
+      method: ['GET', 'HEAD'],
+      url: `${AUDIO_ROUTE_PREFIX}/*`,
+      schema: {
+        hide: opts.hide ?? false,
+        tags: ['audio'],
+        summary: 'Download the MP3 of a model message',
+        description:
+          'The audio_url of a model message when audio is stored locally. Immutable and cacheable for a year; ' +
+          'supports ETag / If-None-Match and byte ranges. Any path that is not an audio key is a 404.',
+        params: {
+          type: 'object',
+          properties: {
+            '*': { type: 'string', description: 'The audio key, e.g. audio/espeak-v1-mp3/<64 hex>.mp3' },
           },
+          required: ['*'],
         },
       },
-      async (request, reply) => {
+      handler: async (request, reply) => {
         // The key pattern admits no '.', '..', '%' or empty segments, so nothing outside the store
         // can be named. A 404 rather than a 400: a non-key is simply not a file we have.
         const key = request.params['*'];
@@ -64,7 +64,7 @@ const audioFileRoutesPlugin: FastifyPluginAsync<AudioFileRoutesOptions> = async 
         const path = store.pathOf(key);
         return reply.sendFile(basename(path), dirname(path));
       },
-    );
+    });
   });
 };
 

@@ -150,6 +150,19 @@ describe('GET /audio/*', () => {
     expect(doc.paths[path!]!['get']?.description).toMatch(/audio_url/);
   });
 
+  it('answers HEAD even in an app without automatic HEAD routes', async () => {
+    const other = Fastify({ exposeHeadRoutes: false });
+    try {
+      await other.register(audioFileRoutes, { store: createFileAudioStore({ dir }) });
+      const res = await other.inject({ method: 'HEAD', url: `/audio/${key}` });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-length']).toBe(String(mp3.length));
+      expect(res.rawPayload.length).toBe(0);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('can be hidden from the OpenAPI document', async () => {
     const other = Fastify();
     try {
