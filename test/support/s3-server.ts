@@ -1,0 +1,83 @@
+// A real S3-compatible server (s3rver) on loopback, with one bucket, for tests that drive the real
+// S3 SDK. It counts every HTTP request it receives, so a test can prove that a code path makes no
+// storage round trips at all.
+//
+// Limits (see DEPENDENCIES.md): s3rver does not verify SigV4 signatures and ignores If-None-Match: *.
+// Its access key and secret are both 'S3RVER'; pass S3_SERVER_CREDENTIALS to the client.
+import type { Server } from 'node:http';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+interface S3rverInstance {
+  run(): Promise<{ address: string; port: number }>;
+  close(): Promise<void>;
+  httpServer: Server;
+}
+type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
+
+// s3rver is CommonJS and ships no type declarations.
+const S3rver = createRequire(import.meta.url)('s3rver') as S3rverConstructor;
+
+export const S3_SERVER_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } as const;
+export const S3_SERVER_REGION = 'us-east-1';
+
+export interface S3RequestRecord {
+  method: string;
+  /** Path and query as received, e.g. '/test-bucket/audio/x.mp3?x-id=PutObject'. */
+  url: string;
+}
+
+export interface S3TestServer {
+  /** http://127.0.0.1:{port}; use it with forcePathStyle (an IP has no bucket subdomains). */
+  endpoint: string;
+  bucket: string;
+  /** Number of HTTP requests received since the start or the last resetRequests(). */
+  requests(): number;
+  /** The requests themselves, oldest first. */
+  requestLog(): S3RequestRecord[];
+  resetRequests(): void;
+  close(): Promise<void>;
+}
+
+export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3TestServer> {
+  const bucket = opts.bucket ?? 'test-bucket';
+  const directory = await mkdtemp(join(tmpdir(), 's3rver-'));
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
+  let address: { port: number };
+  try {
+    address = await server.run();
+  } catch (err) {
+    await rm(directory, { recursive: true, force: true });
+    throw err;
+  }
+
+  // Counted at the socket's server, before s3rver's own handling, so nothing can slip past.
+  let log: S3RequestRecord[] = [];
+  server.httpServer.prependListener('request', (req) => {
+    log.push({ method: req.method ?? '', url: req.url ?? '' });
+  });
+
+  return {
+    endpoint: `http://127.0.0.1:${address.port}`,
+    bucket,
+    requests: () => log.length,
+    requestLog: () => [...log],
+    resetRequests: () => {
+      log = [];
+    },
+    async close() {
+      // Keep-alive sockets from SDK clients would otherwise hold close() open.
+      server.httpServer.closeAllConnections();
+      await server.close();
+      await rm(directory, { recursive: true, force: true });
+    },
+  };
+}
