@@ -113,9 +113,11 @@ describe('createFileAudioStore', () => {
     const path = store.pathOf(key);
     const sizes = new Set<number>();
     let writing = true;
+    let polls = 0;
     // Poll from the main thread while the write runs in libuv's thread pool.
     const poll = (async () => {
       while (writing) {
+        polls++;
         try {
           sizes.add(statSync(path).size);
         } catch {
@@ -128,6 +130,7 @@ describe('createFileAudioStore', () => {
     writing = false;
     await poll;
     sizes.delete(-1);
+    expect(polls).toBeGreaterThan(3); // the reader really ran during the write
     expect([...sizes].every((s) => s === mp3.length)).toBe(true);
     expect(statSync(path).size).toBe(mp3.length);
   });
