@@ -4,7 +4,8 @@ import { randomUUID } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { LoggerOptions } from 'pino';
 import { Type } from 'typebox';
 import { chatRoutes, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema } from './chat/chat-routes.ts';
 import type { ChatService } from './chat/chat-service.ts';
@@ -32,13 +33,13 @@ export interface AppDeps {
 // Never log credentials: the API itself takes none today, but proxies and later API keys will.
 const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
 
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+export function loggerOptions(level: string): LoggerOptions {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } };
 }
 
-export async function buildApp(deps: AppDeps, opts: { logger?: FastifyServerOptions['logger'] } = {}): Promise<FastifyInstance> {
+export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: opts.logger ?? false,
+    ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
     // A message of MAX_MESSAGE_CHARS characters can take 4 bytes each in UTF-8, plus JSON escaping.

@@ -61,6 +61,7 @@ const schema = z
     AWS_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9-]+$/).default('us-east-1')),
     AWS_ACCESS_KEY_ID: optionalString,
     AWS_SECRET_ACCESS_KEY: optionalString,
+    AWS_SESSION_TOKEN: optionalString,
     S3_BUCKET_NAME: z.preprocess(
       emptyToUndefined,
       z
@@ -132,7 +133,11 @@ export interface Config {
   llmTimeoutMs: number;
   llmHistoryLimit: number;
   maxMessageChars: number;
-  aws: { region: string };
+  aws: {
+    region: string;
+    /** Unset: the SDK's default credential chain (profile, SSO, container or instance role). */
+    credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
+  };
   defaultVoiceId: string;
   speech: { engine: 'espeak' } | { engine: 'polly'; pollyEngine: PollyEngine; endpoint: string | undefined };
   storage:
@@ -181,7 +186,17 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     llmTimeoutMs: env.LLM_TIMEOUT_MS,
     llmHistoryLimit: env.LLM_HISTORY_LIMIT,
     maxMessageChars: env.MAX_MESSAGE_CHARS,
-    aws: { region: env.AWS_REGION },
+    aws: {
+      region: env.AWS_REGION,
+      credentials:
+        env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+          ? {
+              accessKeyId: env.AWS_ACCESS_KEY_ID,
+              secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+              ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+            }
+          : undefined,
+    },
     defaultVoiceId: env.DEFAULT_POLLY_VOICE_ID,
     // A bucket selects the AWS pair, S3 and Polly; without one everything stays on this machine.
     speech: env.S3_BUCKET_NAME

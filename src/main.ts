@@ -1,0 +1,51 @@
+// The process: load the config, wire the product, listen, and shut down gracefully.
+import { pino } from 'pino';
+import { buildApp, loggerOptions } from './app.ts';
+import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { wireProduct } from './wiring.ts';
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  // The message names each bad variable, never its value (which may be a secret).
+  console.error(err instanceof ConfigError ? err.message : err);
+  process.exit(1);
+}
+
+const log = pino(loggerOptions(config.logLevel));
+const product = await wireProduct(config, log);
+const app = await buildApp(product.app, { logger: log });
+
+const parts = product.describe();
+log.info(parts, 'starting');
+if (config.llm.provider === 'offline') {
+  log.warn('LLM_PROVIDER=offline: replies are deterministic text written without any AI; set GEMINI_API_KEY or LLM_PROVIDER=openai for real replies');
+}
+
+// SIGTERM (orchestrators) and SIGINT (Ctrl-C): stop accepting, let requests in flight finish, then
+// close the database through the app's onClose hook. A second signal exits at once.
+let stopping = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    app.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  });
+}
+
+try {
+  await app.listen({ port: config.port, host: config.host });
+  log.info(`API on http://${config.host}:${config.port}, docs at http://${config.host}:${config.port}/docs`);
+} catch (err) {
+  log.error({ err }, 'could not listen');
+  await app.close();
+  process.exit(1);
+}

@@ -1,0 +1,69 @@
+// Builds the real product (real migrations, real services, real speech and storage choices) from an
+// environment, the way main.ts does, and returns a Fastify app ready for inject() or listen().
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { buildApp } from '../../src/app.ts';
+import { parseConfig, type Config } from '../../src/config/env.ts';
+import { wireProduct, type Product } from '../../src/wiring.ts';
+import { createTestDatabase, type TestDatabase } from './test-database.ts';
+
+export interface TestApp {
+  app: FastifyInstance;
+  product: Product;
+  config: Config;
+  dataDir: string;
+  /** Lines the product logged, parsed, for asserting on failures it reports. */
+  logs: Array<Record<string, unknown>>;
+  /** Closes the app and its database handle, keeping the data (for restart tests). */
+  stop(): Promise<void>;
+  /** Stops, then deletes the data. */
+  close(): Promise<void>;
+}
+
+export interface TestAppOptions {
+  /** Reuse the data of an earlier TestApp (a restart). */
+  reuse?: { database: TestDatabase; dataDir: string };
+  /** Keep the embedded database on disk under dataDir rather than in memory. */
+  pgliteOnDisk?: boolean;
+}
+
+export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp & { database: TestDatabase }> {
+  const dataDir = opts.reuse?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chat-test-'));
+  const config = parseConfig({ DATA_DIR: dataDir, LLM_PROVIDER: 'offline', ...env });
+  const database =
+    opts.reuse?.database ??
+    (await createTestDatabase({ pgliteDir: opts.pgliteOnDisk ? path.join(dataDir, 'pglite') : undefined }));
+
+  const logs: Array<Record<string, unknown>> = [];
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const product = await wireProduct(config, log, { database: database.open() });
+  const app = await buildApp(product.app, { logger: log });
+  await app.ready();
+
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await app.close();
+  };
+  return {
+    app,
+    product,
+    config,
+    dataDir,
+    logs,
+    database,
+    stop,
+    async close() {
+      await stop();
+      await database.drop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
