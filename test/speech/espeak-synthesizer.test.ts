@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { createEspeakSynthesizer, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/espeak-synthesizer.ts';
+import { createEspeakVoiceCatalogue } from '../../src/speech/espeak-voice-catalogue.ts';
+import { mp3DurationSeconds } from '../../src/speech/mp3.ts';
+import { SpeechError } from '../../src/speech/synthesizer.ts';
+import { POLLY_VOICES, pollyVoice } from '../../src/speech/voice-table.ts';
+import { probeMp3 } from '../support/ffprobe.ts';
+
+const SENTENCE = 'Hello there. This is a short test of the offline voice.';
+
+describe('eSpeak synthesizer', () => {
+  const synthesizer = createEspeakSynthesizer();
+
+  it('names its engine and limit', () => {
+    expect(synthesizer.id).toBe('espeak-v1-mp3');
+    expect(synthesizer.maxChars).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('speaks a sentence as MP3 in a female and a male voice that differ', async () => {
+    const joanna = await synthesizer.synthesize(SENTENCE, 'Joanna');
+    const matthew = await synthesizer.synthesize(SENTENCE, 'Matthew');
+    for (const mp3 of [joanna, matthew]) {
+      const probed = await probeMp3(mp3);
+      expect(probed.codec).toBe('mp3');
+      expect(probed.sampleRate).toBe(22050);
+      expect(probed.durationSeconds).toBeGreaterThan(0.5);
+      expect(probed.durationSeconds).toBeLessThan(10);
+    }
+    expect(Buffer.from(joanna).equals(Buffer.from(matthew))).toBe(false);
+  });
+
+  it('is deterministic and takes longer for longer text', async () => {
+    const once = await synthesizer.synthesize('One two three.', 'Amy');
+    const again = await synthesizer.synthesize('One two three.', 'Amy');
+    expect(Buffer.from(once).equals(Buffer.from(again))).toBe(true);
+    const longer = await synthesizer.synthesize('One two three. Four five six. Seven eight nine ten.', 'Amy');
+    expect(mp3DurationSeconds(longer)).toBeGreaterThan(mp3DurationSeconds(once) * 1.5);
+  });
+
+  it('reads text that starts with a dash instead of taking it for an option', async () => {
+    const mp3 = await synthesizer.synthesize('-v minus five degrees today.', 'Hans');
+    expect((await probeMp3(mp3)).durationSeconds).toBeGreaterThan(0.5);
+  });
+
+  it('speaks non-Latin scripts', async () => {
+    const mp3 = await synthesizer.synthesize('Здравствуйте, как дела?', 'Tatyana');
+    expect(mp3DurationSeconds(mp3)).toBeGreaterThan(0.5);
+  });
+
+  it('speaks concurrent calls independently', async () => {
+    const texts = ['First.', 'Second one here.', 'The third sentence is longer than the others.'];
+    const results = await Promise.all(texts.map((text) => synthesizer.synthesize(text, 'Lea')));
+    const durations = results.map(mp3DurationSeconds);
+    expect(durations[0]).toBeLessThan(durations[1] ?? 0);
+    expect(durations[1]).toBeLessThan(durations[2] ?? 0);
+  });
+
+  it('produces audio with every eSpeak voice it maps to', async () => {
+    const voices = mappedEspeakVoices();
+    // One Polly voice per distinct eSpeak voice is enough to exercise every mapping.
+    const representatives = voices.map((espeakVoice) => {
+      const voice = POLLY_VOICES.find((v) => espeakVoiceFor(v.id) === espeakVoice);
+      if (!voice) throw new Error(`no Polly voice maps to ${espeakVoice}`);
+      return voice.id;
+    });
+    for (const id of representatives) {
+      const mp3 = await synthesizer.synthesize('One, two, three.', id);
+      expect(mp3DurationSeconds(mp3), id).toBeGreaterThan(0.3);
+    }
+    // ffprobe on a sample, to be sure the frames really decode.
+    const sample = await synthesizer.synthesize('One, two, three.', representatives.at(-1) ?? 'Joanna');
+    expect((await probeMp3(sample)).codec).toBe('mp3');
+  }, 120_000);
+
+  it('rejects an unknown voice with a SpeechError', async () => {
+    await expect(synthesizer.synthesize(SENTENCE, 'Bogus')).rejects.toBeInstanceOf(SpeechError);
+    await expect(synthesizer.synthesize(SENTENCE, 'joanna')).rejects.toThrow(/joanna/);
+  });
+
+  it('rejects text over its limit and empty text', async () => {
+    const small = createEspeakSynthesizer({ maxChars: 10 });
+    await expect(small.synthesize('This is longer than ten.', 'Joanna')).rejects.toBeInstanceOf(SpeechError);
+    await expect(synthesizer.synthesize('   ', 'Joanna')).rejects.toBeInstanceOf(SpeechError);
+  });
+});
+
+describe('espeakVoiceFor', () => {
+  it('maps Polly voices to eSpeak voices of their language and gender', () => {
+    expect(espeakVoiceFor('Joanna')).toBe('en-us+f3');
+    expect(espeakVoiceFor('Matthew')).toBe('en-us');
+    expect(espeakVoiceFor('Amy')).toBe('en-gb-x-rp+f3');
+    expect(espeakVoiceFor('Hans')).toBe('de');
+    expect(espeakVoiceFor('Lea')).toBe('fr+f3');
+    expect(espeakVoiceFor('Mia')).toBe('es-419+f3');
+  });
+
+  it('maps every voice of the table, female voices to female variants', () => {
+    for (const voice of POLLY_VOICES) {
+      const espeak = espeakVoiceFor(voice.id);
+      expect(espeak, voice.id).toBeDefined();
+      if (voice.gender === 'Female') expect(espeak, voice.id).toMatch(/\+f\d$/);
+      else expect(espeak, voice.id).not.toMatch(/\+f\d$/);
+      // The variants of "en-gb" and "fr-fr" are silently ignored by this eSpeak build.
+      expect(espeak, voice.id).not.toMatch(/^(en-gb|fr-fr)\+/);
+    }
+  });
+
+  it('knows nothing of unknown ids, nor of inherited object keys', () => {
+    expect(espeakVoiceFor('Bogus')).toBeUndefined();
+    expect(espeakVoiceFor('toString')).toBeUndefined();
+    expect(espeakVoiceFor('')).toBeUndefined();
+  });
+});
+
+describe('eSpeak voice catalogue', () => {
+  const catalogue = createEspeakVoiceCatalogue();
+
+  it('lists the mapped Polly voices with the espeak engine', async () => {
+    const voices = await catalogue.list();
+    expect(voices.length).toBe(POLLY_VOICES.length);
+    expect(voices.length).toBeGreaterThanOrEqual(100);
+    expect(voices.find((v) => v.id === 'Joanna')).toEqual({
+      id: 'Joanna',
+      name: 'Joanna',
+      gender: 'Female',
+      language_code: 'en-US',
+      language_name: 'US English',
+      engines: ['espeak'],
+    });
+    for (const voice of voices) expect(voice.engines).toEqual(['espeak']);
+    expect(new Set(voices.map((v) => v.id)).size).toBe(voices.length);
+  });
+
+  it('hands out copies, so a caller cannot change the catalogue', async () => {
+    const first = await catalogue.list();
+    first[0]?.engines.push('neural');
+    first.pop();
+    const second = await catalogue.list();
+    expect(second.length).toBe(POLLY_VOICES.length);
+    expect(second[0]?.engines).toEqual(['espeak']);
+  });
+
+  it('has no problem with mapped voices and names unknown ones', async () => {
+    expect(await catalogue.problemWith('Joanna')).toBeNull();
+    expect(await catalogue.problemWith('Hans')).toBeNull();
+    expect(await catalogue.problemWith('Bogus')).toBe('voice "Bogus" is not a known voice; GET /api/voices lists the voices');
+  });
+});
+
+describe('Polly voice table', () => {
+  it('holds the Polly voices with their languages and engines', () => {
+    expect(POLLY_VOICES.length).toBeGreaterThanOrEqual(100);
+    expect(pollyVoice('Matthew')).toMatchObject({ gender: 'Male', language_code: 'en-US', engines: ['standard', 'neural', 'generative'] });
+    expect(pollyVoice('Danielle')?.engines).toEqual(['neural', 'long-form', 'generative']);
+    expect(pollyVoice('Nicole')?.engines).toEqual(['standard']);
+    expect(pollyVoice('Lea')?.name).toBe('Léa');
+    expect(pollyVoice('Hans')?.language_name).toBe('German');
+    expect(pollyVoice('joanna')).toBeUndefined();
+    for (const voice of POLLY_VOICES) expect(voice.engines.length, voice.id).toBeGreaterThan(0);
+  });
+});
