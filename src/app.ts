@@ -56,6 +56,9 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // The API speaks JSON only; a text/plain body gets a 415 rather than "body must be object".
+  app.removeContentTypeParser('text/plain');
+
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });

@@ -48,7 +48,11 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         body: Type.Optional(
           Type.Object({ persona_id: Type.Optional(Type.Union([Uuid, Type.Null()])) }, { additionalProperties: false }),
         ),
-        response: { 201: session, ...errorResponses(400, 422) },
+        response: { 201: session, ...errorResponses(400, 415, 422) },
+      },
+      // The body is optional: a bare POST starts a session without a persona.
+      preValidation: async (req) => {
+        req.body ??= {};
       },
     },
     async (req, reply) => reply.code(201).send(await chat.create(req.body?.persona_id)),

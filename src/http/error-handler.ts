@@ -40,7 +40,9 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     else if (err instanceof SpeechError) err = new UpstreamError(503, err.message);
 
     if (err instanceof HttpError) {
-      if (err.statusCode >= 500) request.log.warn({ err: rawErr }, 'upstream failure');
+      // Only our own sanitized message is logged: the cause of an upstream error (an SDK's error
+      // object) can carry the request, and with it an API key.
+      if (err.statusCode >= 500) request.log.warn({ upstream: { name: rawErr.name, message: err.message } }, 'upstream failure');
       return reply.code(err.statusCode).headers(err.headers).send(body(err.statusCode, err.message));
     }
 
@@ -49,7 +51,11 @@ async function errorHandlerPlugin(app: FastifyInstance) {
     if (status < 500) {
       // Validation, bad JSON, wrong content type, body too large: Fastify's message names the problem.
       request.log.info({ err: fastifyErr }, 'client error');
-      return reply.code(status).send(body(status, fastifyErr.message));
+      const message =
+        fastifyErr.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? `content-type ${request.headers['content-type'] ?? '(none)'} is not supported; send application/json`
+          : fastifyErr.message;
+      return reply.code(status).send(body(status, message));
     }
     request.log.error({ err: rawErr }, 'unhandled error');
     return reply.code(status).send(body(status, 'Internal Server Error'));

@@ -55,6 +55,6 @@ describe('service endpoints', () => {
   it('answers a wrong content type with 415', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/personas', headers: { 'content-type': 'text/plain' }, payload: 'name=x' });
     expect(res.statusCode).toBe(415);
-    expect(res.json().statusCode).toBe(415);
+    expect(res.json().message).toBe('content-type text/plain is not supported; send application/json');
   });
 });

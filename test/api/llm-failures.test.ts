@@ -99,7 +99,7 @@ describe('with an OpenAI-compatible server', () => {
     openai = await startOpenAiServer();
     t = await startTestApp({
       LLM_PROVIDER: 'openai',
-      OPENAI_BASE_URL: `${openai.url}/v1`,
+      OPENAI_BASE_URL: openai.url,
       OPENAI_MODEL: 'llama3.2',
       LLM_TIMEOUT_MS: '400',
     });
@@ -123,7 +123,7 @@ describe('with an OpenAI-compatible server', () => {
     ]);
     const body = openai.requests.at(-1)!.body;
     expect(body.model).toBe('llama3.2');
-    expect(body.messages.map((m) => [m.role, m.content])).toEqual([
+    expect(body.messages!.map((m) => [m.role, m.content])).toEqual([
       ['system', 'Be kind.'],
       ['user', 'first'],
       ['assistant', 'You said: first'],
