@@ -1,0 +1,105 @@
+// The real API as a child process (`node --import tsx src/main.ts`) on loopback, so the benchmarks
+// measure what production runs: the same entry point, config parsing, logger and HTTP stack.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export interface ProcessMemory {
+  /** Resident set size now, in bytes (VmRSS). */
+  rss: number;
+  /** Peak resident set size since start or the last resetPeak(), in bytes (VmHWM). */
+  peak: number;
+}
+
+export interface ApiProcess {
+  /** http://127.0.0.1:{port} */
+  url: string;
+  pid: number;
+  memory(): ProcessMemory;
+  /** Resets VmHWM (Linux clear_refs "5"); false when the kernel refuses. */
+  resetPeak(): boolean;
+  /** SIGTERM, then waits for the graceful shutdown (SIGKILL after 15 s). */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the API with exactly `env` (plus PATH and HOME) and waits for /healthz. Every setting is
+ * passed explicitly, so a developer's .env cannot change what is measured.
+ */
+export async function startApi(env: Record<string, string>): Promise<ApiProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: REPO_ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  // Keep the tail of the output for error messages; draining the pipes keeps the child from blocking.
+  let tail = '';
+  const keep = (chunk: Buffer) => {
+    tail = (tail + chunk.toString('utf8')).slice(-4000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 90_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the API exited with code ${child.exitCode}:\n${tail}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the API did not answer /healthz within 90 s:\n${tail}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+
+  const pid = child.pid!;
+  return {
+    url,
+    pid,
+    memory: () => readMemory(pid),
+    resetPeak() {
+      try {
+        writeFileSync(`/proc/${pid}/clear_refs`, '5');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function readMemory(pid: number): ProcessMemory {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+}
+
+/** A port that was free a moment ago; the API must know its port before it listens. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}

@@ -1,0 +1,293 @@
+// The results of one run: the targets checked, a markdown table for people (stdout and
+// docs/benchmarks.md) and JSON for machines (bench/results/).
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Plan } from './context.ts';
+import type { PollyLatency } from './peers.ts';
+import type { AppendCostSize } from './scenarios/append-cost.ts';
+import type { HistoryReadResult } from './scenarios/history-read.ts';
+import type { NaiveReadSize } from './scenarios/naive-read.ts';
+import type { CostResult, SingleFlightResult } from './scenarios/single-flight.ts';
+import type { WriteThroughResult } from './scenarios/write-through.ts';
+import type { Stat } from './stats.ts';
+
+export interface RoundResult {
+  round: number;
+  historyRead: HistoryReadResult;
+  naiveRead: NaiveReadSize[];
+  appendCost: AppendCostSize[];
+  writeThrough: WriteThroughResult;
+  singleFlight: SingleFlightResult;
+  cost: CostResult;
+  /** RSS of the API after the round, once it is idle. */
+  rssAfterBytes: number;
+  seconds: number;
+}
+
+export interface Target {
+  name: string;
+  measured: string;
+  target: string;
+  /** undefined: reported, no target. */
+  met: boolean | undefined;
+}
+
+export interface BenchResult {
+  startedAt: string;
+  seconds: number;
+  smoke: boolean;
+  machine: { cpus: number; cpuModel: string; memory: string; node: string; platform: string };
+  database: 'pglite' | 'postgres';
+  pollyLatency: PollyLatency;
+  plan: Plan;
+  laterRoundsPlan: Plan;
+  seeding: { seconds: number; messages: number };
+  /** Round 1 runs the full plan; its figures are the ones reported. */
+  rounds: RoundResult[];
+  targets: Target[];
+}
+
+const MB = 1024 * 1024;
+const ms = (s: Stat, digits = 1) => `${s.median.toFixed(digits)} [${s.p25.toFixed(digits)}–${s.p75.toFixed(digits)}]`;
+const pct = (s: Stat) => `${(s.median * 100).toFixed(1)}% [${(s.p25 * 100).toFixed(1)}–${(s.p75 * 100).toFixed(1)}]`;
+const x = (v: number) => `${v.toFixed(2)}×`;
+const n = (v: number) => v.toLocaleString('en-US');
+
+export function evaluateTargets(rounds: RoundResult[], smoke: boolean): Target[] {
+  const first = rounds[0]!;
+  const last = rounds.at(-1)!;
+  const reads = first.historyRead.sizes;
+  const at = <T extends { size: number }>(rows: T[], size: number) => rows.find((r) => r.size === size);
+  const targets: Target[] = [];
+
+  const read1k = at(reads, 1000);
+  targets.push(
+    read1k
+      ? {
+          name: 'URL building share of the GET at 1,000 messages',
+          measured: `${pct(read1k.urlShareOfRequest)} of the request; ${pct(read1k.urlShareOfHandler)} of the handler`,
+          target: '≤ 5%',
+          met: read1k.urlShareOfRequest.median <= 0.05,
+        }
+      : { name: 'URL building share at 1,000 messages', measured: 'size not run', target: '≤ 5%', met: undefined },
+  );
+  targets.push({
+    name: 'Storage requests during the history reads',
+    measured: String(first.historyRead.storageRequests),
+    target: '0',
+    met: first.historyRead.storageRequests === 0,
+  });
+  const read10k = at(reads, 10000);
+  if (read1k && read10k) {
+    const byThroughput = read1k.reqPerSec.median / read10k.reqPerSec.median;
+    const bySequential = read10k.sequentialMs.median / read1k.sequentialMs.median;
+    targets.push({
+      name: 'GET cost, 10,000 / 1,000 messages',
+      measured: `${x(byThroughput)} by throughput; ${x(bySequential)} one at a time`,
+      target: '≤ 12×',
+      met: byThroughput <= 12 && bySequential <= 12,
+    });
+  }
+  for (const row of first.naiveRead) {
+    targets.push({
+      name: `Speed-up over HEAD-per-message at ${n(row.size)} messages`,
+      measured: x(row.speedup),
+      target: 'reported',
+      met: undefined,
+    });
+  }
+  const appends = first.appendCost;
+  const small = appends[0];
+  const big = appends.at(-1);
+  if (small && big && big !== small) {
+    const ratio = big.appendMs.median / small.appendMs.median;
+    targets.push({
+      name: `Append (db-append), ${n(big.size)} / ${n(small.size)} messages`,
+      measured: x(ratio),
+      target: '≤ 1.25×',
+      met: ratio <= 1.25,
+    });
+  }
+  const hit = first.writeThrough.hit.storage;
+  targets.push({
+    name: 'A cache hit: storage requests and syntheses per POST',
+    measured: `${(hit.heads / hit.posts).toFixed(2)} HEAD, ${(hit.puts / hit.posts).toFixed(2)} PUT, ${(hit.other / hit.posts).toFixed(2)} other, ${(hit.syntheses / hit.posts).toFixed(2)} syntheses`,
+    target: '1 HEAD, 0 PUT, 0 syntheses',
+    met: hit.heads === hit.posts && hit.puts === 0 && hit.other === 0 && hit.syntheses === 0,
+  });
+  const extra = first.writeThrough.missExtraInPollyLatencies;
+  targets.push({
+    name: 'A miss adds about one Polly latency',
+    measured: `${x(extra)} of ${first.writeThrough.pollyMs.toFixed(0)} ms`,
+    target: '≈ 1× (0.75–1.5)',
+    met: extra >= 0.75 && extra <= 1.5,
+  });
+  targets.push({
+    name: 'POST with a 9,000- vs a 2,000-character reply',
+    measured: x(first.writeThrough.longOverShort),
+    target: '≤ 1.5×',
+    met: first.writeThrough.longOverShort <= 1.5,
+  });
+  const sf = first.singleFlight;
+  targets.push({
+    name: `${sf.posts} concurrent POSTs with one reply: Polly calls`,
+    measured: String(sf.pollyCalls),
+    target: '1',
+    met: sf.pollyCalls === 1,
+  });
+  const c = first.cost;
+  targets.push({
+    name: `Billed / minimum over ${n(c.replies)} replies (50% repeats)`,
+    measured: `${c.billedOverMinimum.toFixed(2)} (${n(c.billedChars)} / ${n(c.minimumChars)} chars)`,
+    target: '1.00',
+    met: c.billedChars === c.minimumChars,
+  });
+  const memory = read10k?.memory ?? reads.at(-1)?.memory;
+  if (memory) {
+    targets.push({
+      name: `Peak RSS during the ${n(reads.at(-1)!.size)}-message GET`,
+      measured: `${(memory.peakBytes / MB).toFixed(0)} MB`,
+      target: 'reported',
+      met: undefined,
+    });
+  }
+  if (rounds.length > 1) {
+    const growth = last.rssAfterBytes / first.rssAfterBytes - 1;
+    targets.push({
+      name: `RSS after round ${last.round} vs after round 1`,
+      measured: `${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(1)}% (${(first.rssAfterBytes / MB).toFixed(0)} → ${(last.rssAfterBytes / MB).toFixed(0)} MB)`,
+      target: 'within ±10%',
+      met: Math.abs(growth) <= 0.1,
+    });
+  }
+  if (smoke) for (const t of targets) t.met = undefined; // too few samples to judge
+  return targets;
+}
+
+/** The whole report as markdown: readable in a terminal and pasted as-is into docs/benchmarks.md. */
+export function renderMarkdown(result: BenchResult): string {
+  const first = result.rounds[0]!;
+  const lines: string[] = [];
+  const table = (headers: string[], rows: string[][]) => {
+    lines.push(`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`);
+    for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+    lines.push('');
+  };
+  const { machine } = result;
+  lines.push(
+    `Run ${result.startedAt}${result.smoke ? ' (smoke: too few samples to judge)' : ''}, ${result.seconds.toFixed(0)} s. ` +
+      `${machine.cpus} × ${machine.cpuModel}, ${machine.memory}, Node ${machine.node}. Database: ${result.database}. ` +
+      `Polly latency ${result.pollyLatency.baseMs} ms + ${result.pollyLatency.perCharMs} ms/char.`,
+    '',
+    'Each cell is a median with its interquartile range [p25–p75]; ratios are of medians from the same run.',
+    '',
+    '### Targets',
+    '',
+  );
+  table(
+    ['check', 'measured', 'target', 'met'],
+    result.targets.map((t) => [t.name, t.measured, t.target, t.met === undefined ? '—' : t.met ? 'yes' : '**NO**']),
+  );
+
+  lines.push(`### 1. History read (GET), ${result.plan.connections} connections, ${result.plan.reps} × ${result.plan.durationSec} s per size`, '');
+  table(
+    ['messages', 'req/s', 'p50 ms', 'p99 ms', 'one at a time ms', 'db ms', 'audio-urls ms', 'URLs / request', 'URLs / handler'],
+    first.historyRead.sizes.map((s) => [
+      n(s.size),
+      ms(s.reqPerSec, 0),
+      ms(s.latencyP50),
+      ms(s.latencyP99),
+      ms(s.sequentialMs, 2),
+      ms(s.dbMs, 2),
+      ms(s.audioUrlsMs, 3),
+      pct(s.urlShareOfRequest),
+      pct(s.urlShareOfHandler),
+    ]),
+  );
+  lines.push(`Storage requests counted at s3rver during scenario 1: ${first.historyRead.storageRequests}.`, '');
+
+  lines.push('### 2. The road not taken: one HEAD per model message (one request at a time)', '');
+  table(
+    ['messages', 'our GET ms', 'GET + HEADs ms', 'HEADs', 'speed-up'],
+    first.naiveRead.map((r) => [n(r.size), ms(r.oursMs, 2), ms(r.naiveMs, 2), n(r.headsPerRead), x(r.speedup)]),
+  );
+
+  lines.push('### 3. Append cost (cache hit, LLM answers at once)', '');
+  const getAt = (size: number) => first.historyRead.sizes.find((s) => s.size === size)?.sequentialMs;
+  table(
+    ['messages', 'db-append ms', 'db-read ms', 'db-history ms', 'audio-urls ms', 'POST total ms', 'GET ms'],
+    first.appendCost.map((a) => {
+      const get = getAt(a.size);
+      return [n(a.size), ms(a.appendMs, 2), ms(a.readMs, 2), ms(a.historyMs, 2), ms(a.audioUrlsMs, 3), ms(a.totalMs, 2), get ? ms(get, 2) : '—'];
+    }),
+  );
+
+  const wt = first.writeThrough;
+  lines.push('### 4. Write-through', '');
+  table(
+    ['POST', 'total ms', 'speech ms', 'S3 requests / POST', 'HEAD', 'PUT', 'syntheses', 'POSTs'],
+    [
+      ['hit', ms(wt.hit.totalMs), ms(wt.hit.speechMs), ms(wt.hit.storage.requestsPerPost, 0), ...counts(wt.hit.storage)],
+      [`miss (${wt.miss.speechChars} chars)`, ms(wt.miss.totalMs), ms(wt.miss.speechMs), ms(wt.miss.storage.requestsPerPost, 0), ...counts(wt.miss.storage)],
+    ],
+  );
+  lines.push(
+    `A miss costs ${(wt.miss.totalMs.median - wt.hit.totalMs.median).toFixed(0)} ms more than a hit; one Polly call for that text takes ${wt.pollyMs.toFixed(0)} ms (${x(wt.missExtraInPollyLatencies)}).`,
+    '',
+  );
+  table(
+    ['reply', 'speech chars', 'pieces', 'Polly serial ms', 'Polly parallel ms', 'speech ms', 'POST total ms'],
+    [
+      ['2,000 chars', wt.short],
+      ['9,000 chars', wt.long],
+    ].map(([label, l]) => {
+      const r = l as WriteThroughResult['short'];
+      return [label as string, n(r.speechChars), String(r.pieces), r.pollySerialMs.toFixed(0), r.pollyParallelMs.toFixed(0), ms(r.speechMs), ms(r.totalMs)];
+    }),
+  );
+  lines.push(`9,000 / 2,000 characters: ${x(wt.longOverShort)} (POST total).`, '');
+
+  const sf = first.singleFlight;
+  const c = first.cost;
+  lines.push('### 5. Single-flight and cost', '');
+  table(
+    ['check', 'result'],
+    [
+      [`${sf.posts} concurrent POSTs, one reply`, `${sf.pollyCalls} Polly call, ${sf.storagePuts} PUT, ${sf.storageHeads} HEAD, ${sf.distinctAudioUrls} distinct audio URL; POST ${ms(sf.totalMs, 0)} ms`],
+      [`${n(c.replies)} replies, ${n(c.distinctReplies)} distinct`, `${n(c.pollyCalls)} Polly calls; POST ${ms(c.totalMs, 0)} ms`],
+      ['characters billed', n(c.billedChars)],
+      ['minimum: speech text of the distinct replies', `${n(c.minimumChars)} (billed / minimum = ${c.billedOverMinimum.toFixed(2)})`],
+      ['raw text of the distinct replies (markdown, code)', `${n(c.rawChars)} (${x(c.rawChars / c.minimumChars)} the minimum)`],
+      ['without the cache (every reply synthesized)', `${n(c.uncachedChars)} (${x(c.uncachedChars / c.minimumChars)} the minimum)`],
+    ],
+  );
+
+  lines.push('### 6. Memory of the API process', '');
+  const memory = first.historyRead.sizes.find((s) => s.memory)?.memory;
+  const rows: string[][] = [];
+  if (memory) {
+    rows.push([
+      `during the ${n(first.historyRead.sizes.at(-1)!.size)}-message GET`,
+      `peak ${(memory.peakBytes / MB).toFixed(0)} MB; sampled RSS ${ms({ ...memory.rssSampledBytes, median: memory.rssSampledBytes.median / MB, p25: memory.rssSampledBytes.p25 / MB, p75: memory.rssSampledBytes.p75 / MB }, 0)} MB`,
+    ]);
+  }
+  for (const r of result.rounds) {
+    rows.push([`after round ${r.round}${r.round === 1 ? ' (full plan)' : ' (lighter plan)'}`, `${(r.rssAfterBytes / MB).toFixed(0)} MB (round took ${r.seconds.toFixed(0)} s)`]);
+  }
+  table(['when', 'RSS'], rows);
+  return lines.join('\n');
+}
+
+function counts(s: { heads: number; puts: number; syntheses: number; posts: number }): string[] {
+  return [String(s.heads), String(s.puts), String(s.syntheses), String(s.posts)];
+}
+
+/** Writes bench/results/<timestamp>.json and bench/results/latest.json; returns the first path. */
+export function writeResults(result: BenchResult, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const json = JSON.stringify(result, null, 2) + '\n';
+  const file = path.join(dir, `${result.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, json);
+  writeFileSync(path.join(dir, 'latest.json'), json);
+  return file;
+}

@@ -1,0 +1,241 @@
+// `npm run bench [-- flags]`: starts the peers (s3rver, Polly and Gemini protocol servers), seeds a
+// fresh database, starts the real API as a child process and runs the scenarios of issue 4 in
+// rounds. Round 1 runs the full plan and gives the reported figures; rounds 2.. run a lighter plan
+// and exist to show that memory does not grow. Prints a markdown report and writes JSON.
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { startApi, type ApiProcess } from './api-process.ts';
+import { sleep, type BenchContext, type Plan } from './context.ts';
+import { getSession, postMessage } from './http.ts';
+import { startPeers, type Peers, type PollyLatency } from './peers.ts';
+import { evaluateTargets, renderMarkdown, writeResults, type BenchResult, type RoundResult } from './report.ts';
+import { appendCost } from './scenarios/append-cost.ts';
+import { historyRead } from './scenarios/history-read.ts';
+import { naiveRead } from './scenarios/naive-read.ts';
+import { cost, singleFlight } from './scenarios/single-flight.ts';
+import { writeThrough } from './scenarios/write-through.ts';
+import { createBenchDatabase, seedAudio, seedSessions, type BenchDatabase } from './seed.ts';
+
+const HELP = `npm run bench -- [flags]
+
+  --smoke                 a tiny run for CI (under a minute); numbers are not judged
+  --sizes 10,100,1000,10000   history lengths in messages
+  --duration 3            seconds per autocannon run
+  --reps 3                autocannon runs per size
+  --connections 4         autocannon connections
+  --samples 15            one-at-a-time GETs per size, and our/naive pairs per size
+  --naive-seconds 8       time budget per size for the naive read (at least 3 pairs)
+  --append-posts 30       POSTs per size in the append scenario
+  --pairs 8               hit/miss pairs and 2,000/9,000-character pairs
+  --concurrent 100        concurrent POSTs producing one reply
+  --replies 1000          replies in the cost scenario (50% repeats)
+  --workers 20            clients posting at once in the cost scenario
+  --rounds 5              rounds of scenarios 1-5 (memory check)
+  --full-rounds           run every round with the full plan (default: rounds 2.. are lighter)
+  --polly-ms 150          Polly latency per call
+  --polly-char-ms 0.05    Polly latency per character
+  --out bench/results     where the JSON goes
+
+Environment: BENCH_DATABASE_URL=postgres://... runs on a fresh database created on that server
+(dropped at the end) instead of the embedded PGlite.`;
+
+const { values: flags } = parseArgs({
+  options: {
+    help: { type: 'boolean' },
+    smoke: { type: 'boolean' },
+    sizes: { type: 'string' },
+    duration: { type: 'string' },
+    reps: { type: 'string' },
+    connections: { type: 'string' },
+    samples: { type: 'string' },
+    'naive-seconds': { type: 'string' },
+    'append-posts': { type: 'string' },
+    pairs: { type: 'string' },
+    concurrent: { type: 'string' },
+    replies: { type: 'string' },
+    workers: { type: 'string' },
+    rounds: { type: 'string' },
+    'full-rounds': { type: 'boolean' },
+    'polly-ms': { type: 'string' },
+    'polly-char-ms': { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+if (flags.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+const FULL: Plan & { rounds: number } = {
+  sizes: [10, 100, 1000, 10000],
+  durationSec: 3,
+  reps: 3,
+  connections: 4,
+  samples: 15,
+  naiveBudgetSec: 8,
+  appendPosts: 30,
+  writeThroughPairs: 8,
+  concurrentPosts: 100,
+  costReplies: 1000,
+  costWorkers: 20,
+  rounds: 5,
+};
+const SMOKE: Plan & { rounds: number } = {
+  sizes: [10, 100],
+  durationSec: 1,
+  reps: 1,
+  connections: 2,
+  samples: 3,
+  naiveBudgetSec: 1,
+  appendPosts: 3,
+  writeThroughPairs: 2,
+  concurrentPosts: 20,
+  costReplies: 40,
+  costWorkers: 5,
+  rounds: 2,
+};
+
+function numberFlag(name: keyof typeof flags, fallback: number, opts: { integer?: boolean; min?: number } = {}): number {
+  const integer = opts.integer ?? true;
+  const min = opts.min ?? (integer ? 1 : 0);
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
+    console.error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}, got ${String(raw)}`);
+    process.exit(2);
+  }
+  return value;
+}
+
+const base = flags.smoke ? SMOKE : FULL;
+const plan: Plan = {
+  sizes: flags.sizes
+    ? flags.sizes.split(',').map((s) => {
+        const size = Number(s.trim());
+        if (!Number.isInteger(size) || size < 2) {
+          console.error(`--sizes takes integers >= 2, got ${s}`);
+          process.exit(2);
+        }
+        return size;
+      })
+    : base.sizes,
+  durationSec: numberFlag('duration', base.durationSec),
+  reps: numberFlag('reps', base.reps),
+  connections: numberFlag('connections', base.connections),
+  samples: numberFlag('samples', base.samples),
+  naiveBudgetSec: numberFlag('naive-seconds', base.naiveBudgetSec, { integer: false }),
+  appendPosts: numberFlag('append-posts', base.appendPosts),
+  writeThroughPairs: numberFlag('pairs', base.writeThroughPairs),
+  concurrentPosts: numberFlag('concurrent', base.concurrentPosts),
+  costReplies: numberFlag('replies', base.costReplies, { min: 2 }),
+  costWorkers: numberFlag('workers', base.costWorkers),
+};
+plan.sizes.sort((a, b) => a - b);
+const rounds = numberFlag('rounds', base.rounds);
+// Later rounds do the same kinds of work, with fewer samples, so that five rounds fit the time budget.
+const laterRounds: Plan = flags['full-rounds']
+  ? plan
+  : {
+      ...plan,
+      durationSec: 1,
+      reps: 1,
+      samples: Math.min(plan.samples, 5),
+      naiveBudgetSec: Math.min(plan.naiveBudgetSec, 2),
+      appendPosts: Math.min(plan.appendPosts, 10),
+      writeThroughPairs: Math.min(plan.writeThroughPairs, 3),
+      costReplies: Math.min(plan.costReplies, 200),
+    };
+const pollyLatency: PollyLatency = {
+  baseMs: numberFlag('polly-ms', 150, { integer: false }),
+  perCharMs: numberFlag('polly-char-ms', 0.05, { integer: false }),
+};
+const outDir = flags.out ?? path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
+// A benchmark-only knob, like TEST_DATABASE_URL for the tests; the API itself still reads its
+// configuration only through src/config/env.ts (it gets DATABASE_URL from us).
+const postgresUrl = process.env.BENCH_DATABASE_URL || undefined;
+
+const log = (line: string) => console.error(`[bench ${((performance.now() - t0) / 1000).toFixed(0).padStart(3)} s] ${line}`);
+const t0 = performance.now();
+const startedAt = new Date().toISOString();
+
+let peers: Peers | undefined;
+let database: BenchDatabase | undefined;
+let api: ApiProcess | undefined;
+try {
+  peers = await startPeers(pollyLatency);
+  database = await createBenchDatabase(postgresUrl);
+  log(`seeding ${database.kind}: histories of ${plan.sizes.join(', ')} messages, ${rounds} round(s) of append sessions`);
+  const seedStart = performance.now();
+  const lengths = [...plan.sizes, ...Array.from({ length: rounds }, () => plan.sizes).flat()];
+  const ids = await seedSessions(database, lengths);
+  await seedAudio(peers);
+  const seeding = { seconds: (performance.now() - seedStart) / 1000, messages: lengths.reduce((a, b) => a + b, 0) };
+
+  log('starting the API');
+  api = await startApi({ ...peers.apiEnv, ...database.apiEnv });
+  const historySessions = new Map(plan.sizes.map((size, i) => [size, ids[i]!]));
+
+  // Warm-up: JIT, connection pools and the voice catalogue, before anything is measured.
+  for (const [, id] of historySessions) for (let i = 0; i < 3; i++) await getSession(api.url, id);
+  await postMessage(api.url, ids[0]!, 'Warm-up message');
+
+  const results: RoundResult[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const roundPlan = round === 1 ? plan : laterRounds;
+    const offset = plan.sizes.length * round;
+    const ctx: BenchContext = {
+      api,
+      peers,
+      plan: roundPlan,
+      round,
+      pollyLatency,
+      historySessions,
+      appendSessions: new Map(plan.sizes.map((size, i) => [size, ids[offset + i]!])),
+      log,
+    };
+    log(`round ${round} of ${rounds}`);
+    const roundStart = performance.now();
+    const result = {
+      round,
+      historyRead: await historyRead(ctx),
+      naiveRead: await naiveRead(ctx),
+      appendCost: await appendCost(ctx),
+      writeThrough: await writeThrough(ctx),
+      singleFlight: await singleFlight(ctx),
+      cost: await cost(ctx),
+    };
+    peers.replies.clear();
+    const seconds = (performance.now() - roundStart) / 1000;
+    await sleep(1000); // let in-flight work and timers settle before reading RSS
+    results.push({ ...result, rssAfterBytes: api.memory().rss, seconds });
+  }
+
+  const report: BenchResult = {
+    startedAt,
+    seconds: (performance.now() - t0) / 1000,
+    smoke: Boolean(flags.smoke),
+    machine: {
+      cpus: availableParallelism(),
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    database: database.kind,
+    pollyLatency,
+    plan,
+    laterRoundsPlan: laterRounds,
+    seeding,
+    rounds: results,
+    targets: evaluateTargets(results, Boolean(flags.smoke)),
+  };
+  console.log(renderMarkdown(report));
+  log(`results in ${writeResults(report, outDir)}`);
+} finally {
+  await api?.stop();
+  await peers?.close();
+  await database?.destroy();
+}

@@ -1,0 +1,125 @@
+// The database the API runs on, and the long histories the scenarios read. Posting 10,000 messages
+// through HTTP would take minutes (every POST returns the whole history, so seeding that way is
+// quadratic), so histories are written straight into the database with the product's own Drizzle
+// schema before the API starts. The replies come from a pool whose audio is put into s3rver, so that
+// the naive design's HEAD requests find real objects, as they would in production.
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import pg from 'pg';
+import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
+import { chatMessages, chatSessions } from '../src/db/schema.ts';
+import { audioKey, defaultAudioKeyPrefix } from '../src/speech/audio-key.ts';
+import { fakeSpeechMp3 } from '../test/support/polly-server.ts';
+import type { Peers } from './peers.ts';
+import { POLLY_ENGINE, VOICE } from './peers.ts';
+import { markdownReply, userMessage } from './replies.ts';
+
+/** Where the API's audio keys live: the default prefix for Polly's neural MP3s. */
+export const KEY_PREFIX = defaultAudioKeyPrefix(`polly-${POLLY_ENGINE}-mp3`);
+
+export const keyOf = (reply: string) => audioKey(KEY_PREFIX, reply, VOICE);
+
+export interface BenchDatabase {
+  /** What the API's environment needs: DATA_DIR, and DATABASE_URL for PostgreSQL. */
+  apiEnv: Record<string, string>;
+  kind: 'pglite' | 'postgres';
+  open(): DatabaseHandle;
+  /** Drops the database (PostgreSQL) and deletes the data directory. */
+  destroy(): Promise<void>;
+}
+
+/** A fresh embedded database in a temp directory, or a fresh database on the given PostgreSQL server. */
+export async function createBenchDatabase(postgresUrl: string | undefined): Promise<BenchDatabase> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'chat-bench-'));
+  if (!postgresUrl) {
+    return {
+      kind: 'pglite',
+      apiEnv: { DATA_DIR: dataDir },
+      // The same directory the API will open (databaseTargetFor: DATA_DIR/pglite); never both at once.
+      open: () => openDatabase({ pgliteDir: path.join(dataDir, 'pglite') }),
+      destroy: async () => rmSync(dataDir, { recursive: true, force: true }),
+    };
+  }
+  const name = `bench_${randomBytes(6).toString('hex')}`;
+  await admin(postgresUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(postgresUrl);
+  url.pathname = `/${name}`;
+  return {
+    kind: 'postgres',
+    apiEnv: { DATA_DIR: dataDir, DATABASE_URL: url.toString() },
+    open: () => openDatabase({ url: url.toString() }),
+    async destroy() {
+      await admin(postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function admin(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Distinct replies in the seeded histories; each is used many times in a long session. */
+const POOL_SIZE = 200;
+export const seededReply = (i: number) => markdownReply(`Seeded reply ${i % POOL_SIZE}`);
+
+/**
+ * Creates one session per requested length (an even number of messages: user, model, ...) and
+ * returns their ids in the same order. Runs the migrations first.
+ */
+export async function seedSessions(database: BenchDatabase, lengths: readonly number[]): Promise<string[]> {
+  const handle = database.open();
+  try {
+    await handle.migrate();
+    const ids: string[] = [];
+    for (const length of lengths) {
+      const messages = length - (length % 2);
+      const [row] = await handle.db
+        .insert(chatSessions)
+        .values({ messageCount: messages })
+        .returning({ id: chatSessions.id });
+      const sessionId = row!.id;
+      const BATCH = 1000;
+      for (let start = 0; start < messages; start += BATCH) {
+        const rows = [];
+        for (let seq = start + 1; seq <= Math.min(messages, start + BATCH); seq++) {
+          const exchange = Math.ceil(seq / 2);
+          rows.push(
+            seq % 2 === 1
+              ? { sessionId, seq, role: 'user' as const, content: userMessage(`Question ${exchange}`) }
+              : { sessionId, seq, role: 'model' as const, content: seededReply(exchange) },
+          );
+        }
+        await handle.db.insert(chatMessages).values(rows);
+      }
+      ids.push(sessionId);
+    }
+    return ids;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Puts the audio of every seeded reply into the bucket, as the write path would have. */
+export async function seedAudio(peers: Peers): Promise<void> {
+  for (let i = 0; i < POOL_SIZE; i++) {
+    const reply = seededReply(i);
+    await peers.s3Client.send(
+      new PutObjectCommand({
+        Bucket: peers.s3.bucket,
+        Key: keyOf(reply),
+        Body: fakeSpeechMp3(reply.slice(0, 200)),
+        ContentType: 'audio/mpeg',
+      }),
+    );
+  }
+}
