@@ -172,10 +172,10 @@ describe('backfillAudio', () => {
         voiceId: 'NoSuchVoice',
         sessionId: sb,
         seq: 2,
-        error: expect.any(String),
+        // The engine's own message, which names the voice.
+        error: expect.stringContaining('NoSuchVoice'),
       },
     ]);
-    expect(summary.failures[0]!.error.length).toBeGreaterThan(0);
     expect(await audioPresent(t, sf, 'Brian')).toEqual([true]);
   });
 });
