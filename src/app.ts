@@ -59,8 +59,16 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   // The API speaks JSON only; a text/plain body gets a 415 rather than "body must be object".
   app.removeContentTypeParser('text/plain');
 
+  // A request already in flight when close() starts keeps its keep-alive socket open after its
+  // response, and server.close() would wait for the client to hang up (up to keepAliveTimeout).
+  // Asking the client to close lets a graceful shutdown end as soon as the last response is sent.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('x-request-id', req.id);
+    if (closing) reply.header('connection', 'close');
   });
 
   await app.register(errorHandler);

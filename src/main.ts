@@ -42,8 +42,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 try {
-  await app.listen({ port: config.port, host: config.host });
-  log.info(`API on http://${config.host}:${config.port}, docs at http://${config.host}:${config.port}/docs`);
+  const address = await app.listen({ port: config.port, host: config.host });
+  log.info(`API on ${address}, docs at ${address}/docs`);
 } catch (err) {
   log.error({ err }, 'could not listen');
   await app.close();

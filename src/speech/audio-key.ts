@@ -11,11 +11,12 @@ export function audioKey(prefix: string, replyText: string, voiceId: string): st
 }
 
 /**
- * The default AUDIO_KEY_PREFIX: one folder per engine and format ("audio/polly-neural-mp3/"), so that
+ * The default AUDIO_KEY_PREFIX: one folder per engine and format ("polly-neural-mp3/"), so that
  * switching POLLY_ENGINE, or moving between Polly and eSpeak, never serves the other engine's audio.
+ * The bucket holds audio only, so the folder needs no "audio/" above it.
  */
 export function defaultAudioKeyPrefix(synthesizerId: string): string {
-  return `audio/${synthesizerId}/`;
+  return `${synthesizerId}/`;
 }
 
 /** Folder names of letters, digits, '-' and '_', then a 64-hex-digit filename. */

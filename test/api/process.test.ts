@@ -1,0 +1,99 @@
+// The process as an operator runs it: `node --import tsx src/main.ts` with only environment.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface Started {
+  child: ChildProcess;
+  output: () => string;
+  url: Promise<string>;
+}
+
+function startApi(env: Record<string, string>): Started {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    // No inherited configuration: only what the test names (plus PATH for tsx).
+    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const url = new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+      if (m) resolve(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
+  });
+  url.catch(() => {});
+  return { child, output: () => out, url };
+}
+
+describe('the API process', () => {
+  let dataDir: string;
+  let gemini: GeminiServer;
+  beforeAll(async () => {
+    dataDir = mkdtempSync(path.join(tmpdir(), 'chat-process-'));
+    gemini = await startGeminiServer();
+  });
+  afterAll(async () => {
+    await gemini?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('exits with the name of a badly set variable, and without its value', async () => {
+    const api = startApi({ DATA_DIR: dataDir, POLLY_ENGINE: 'turbo-secret' });
+    const [code] = await once(api.child, 'exit');
+    expect(code).toBe(1);
+    expect(api.output()).toMatch(/POLLY_ENGINE/);
+    expect(api.output()).not.toContain('turbo-secret');
+  });
+
+  it('finishes the requests in flight on SIGTERM, then exits 0 having closed the database', async () => {
+    const api = startApi({
+      DATA_DIR: dataDir,
+      GEMINI_API_KEY: 'process-test-key',
+      GEMINI_BASE_URL: gemini.url,
+      LOG_LEVEL: 'info',
+    });
+    const url = await api.url;
+    const session = await (await fetch(`${url}/api/chat`, { method: 'POST' })).json();
+
+    gemini.nextDelay(1_500);
+    const inFlight = fetch(`${url}/api/chat/${session.session_id}/message`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ message: 'slow one' }),
+    });
+    // Wait until the request reached the LLM, then ask the process to stop.
+    while (gemini.requests.length === 0) await new Promise((r) => setTimeout(r, 20));
+    api.child.kill('SIGTERM');
+
+    const res = await inFlight;
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.history.map((m: { content: string }) => m.content)).toEqual(['slow one', 'You said: slow one']);
+    const [code] = await once(api.child, 'exit');
+    expect(code).toBe(0);
+    expect(api.output()).not.toContain('process-test-key');
+
+    // The data survived: a new process on the same DATA_DIR (PGlite reopened) has the messages.
+    const again = startApi({ DATA_DIR: dataDir, LLM_PROVIDER: 'offline' });
+    try {
+      const url2 = await again.url;
+      const reread = await (await fetch(`${url2}/api/chat/${session.session_id}`)).json();
+      expect(reread.history).toHaveLength(2);
+    } finally {
+      again.child.kill('SIGTERM');
+      await once(again.child, 'exit');
+    }
+  });
+});
