@@ -65,7 +65,7 @@ describe('the API process', () => {
       LOG_LEVEL: 'info',
     });
     const url = await api.url;
-    const session = await (await fetch(`${url}/api/chat`, { method: 'POST' })).json();
+    const session = (await (await fetch(`${url}/api/chat`, { method: 'POST' })).json()) as { session_id: string };
 
     gemini.nextDelay(1_500);
     const inFlight = fetch(`${url}/api/chat/${session.session_id}/message`, {
@@ -79,8 +79,8 @@ describe('the API process', () => {
 
     const res = await inFlight;
     expect(res.status).toBe(200);
-    const body = await res.json();
-    expect(body.history.map((m: { content: string }) => m.content)).toEqual(['slow one', 'You said: slow one']);
+    const body = (await res.json()) as { history: Array<{ content: string }> };
+    expect(body.history.map((m) => m.content)).toEqual(['slow one', 'You said: slow one']);
     const [code] = await once(api.child, 'exit');
     expect(code).toBe(0);
     expect(api.output()).not.toContain('process-test-key');
@@ -89,7 +89,7 @@ describe('the API process', () => {
     const again = startApi({ DATA_DIR: dataDir, LLM_PROVIDER: 'offline' });
     try {
       const url2 = await again.url;
-      const reread = await (await fetch(`${url2}/api/chat/${session.session_id}`)).json();
+      const reread = (await (await fetch(`${url2}/api/chat/${session.session_id}`)).json()) as { history: unknown[] };
       expect(reread.history).toHaveLength(2);
     } finally {
       again.child.kill('SIGTERM');
