@@ -2,7 +2,8 @@
 import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config/env.ts';
-import { wireProduct } from './wiring.ts';
+import type { FastifyInstance } from 'fastify';
+import { wireProduct, type Product } from './wiring.ts';
 
 let config: Config;
 try {
@@ -14,8 +15,15 @@ try {
 }
 
 const log = pino(loggerOptions(config.logLevel));
-const product = await wireProduct(config, log);
-const app = await buildApp(product.app, { logger: log });
+let product: Product;
+let app: FastifyInstance;
+try {
+  product = await wireProduct(config, log);
+  app = await buildApp(product.app, { logger: log });
+} catch (err) {
+  log.fatal({ err }, `could not start: ${(err as Error).message}`);
+  process.exit(1);
+}
 
 const parts = product.describe();
 log.info(parts, 'starting');

@@ -1,6 +1,6 @@
 // Opens PostgreSQL: PGlite (PostgreSQL compiled to WASM) under DATA_DIR when no DATABASE_URL is
 // given, else a node-postgres pool. Both are driven through the same Drizzle schema and migrations.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
@@ -44,14 +44,57 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   const dir = target.pgliteDir;
   // PGlite fails with ENOENT unless the parent directory exists.
   if (dir) mkdirSync(dir, { recursive: true });
+  const unlock = dir ? lockDataDir(dir) : () => {};
   const client = new PGlite(dir);
   const db = drizzlePglite(client, { schema });
   return {
     db: db as unknown as Database,
     kind: 'pglite',
     migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_DIR }),
-    close: () => client.close(),
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
+    },
   };
+}
+
+export class DataDirInUseError extends Error {}
+
+/**
+ * PGlite is a single-process database: two processes on one directory corrupt it. A lock file with
+ * the owner's pid turns that mistake (say, the backfill CLI next to a running API) into a clear
+ * error. A lock left by a process that no longer exists is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const lockPath = path.join(dir, 'chat-api.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(lockPath, String(process.pid), { flag: 'wx' });
+      return () => rmSync(lockPath, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const owner = Number(readFileSync(lockPath, 'utf8'));
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new DataDirInUseError(
+          `the embedded database in ${dir} is in use by process ${owner}; PGlite allows one process at a time (stop it, or use DATABASE_URL)`,
+        );
+      }
+      rmSync(lockPath, { force: true });
+    }
+  }
+  throw new DataDirInUseError(`could not lock the embedded database in ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** The database the config names: DATABASE_URL, else PGlite in DATA_DIR/pglite. */

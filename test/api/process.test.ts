@@ -65,6 +65,13 @@ describe('the API process', () => {
       LOG_LEVEL: 'info',
     });
     const url = await api.url;
+
+    // A second process on the same embedded database is refused, clearly, before it can corrupt it.
+    const intruder = startApi({ DATA_DIR: dataDir });
+    const [intruderCode] = await once(intruder.child, 'exit');
+    expect(intruderCode).toBe(1);
+    expect(intruder.output()).toMatch(/in use by process \d+/);
+
     const session = (await (await fetch(`${url}/api/chat`, { method: 'POST' })).json()) as { session_id: string };
 
     gemini.nextDelay(1_500);
