@@ -1,7 +1,7 @@
 // ChatModel on Google's Gemini API through the official @google/genai SDK (generateContent, not streaming).
 import { ApiError, GoogleGenAI, type Content, type GenerateContentResponse } from '@google/genai';
 import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
-import { describeNetworkError, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, displayUrl, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'gemini';
 
@@ -23,7 +23,7 @@ export function createGeminiChatModel(opts: GeminiChatModelOptions): ChatModel {
 
   return {
     provider: PROVIDER,
-    description: `gemini (${opts.model}${opts.baseUrl ? ` at ${opts.baseUrl}` : ''})`,
+    description: `gemini (${opts.model}${opts.baseUrl ? ` at ${displayUrl(opts.baseUrl)}` : ''})`,
 
     async reply(request: ChatRequest): Promise<string> {
       // The SDK's ApiError keeps the body but drops the headers, so a thin fetch wrapper, one per

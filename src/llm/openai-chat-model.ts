@@ -3,7 +3,7 @@
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
-import { describeNetworkError, isTimeoutError, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, displayUrl, isTimeoutError, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'openai';
 
@@ -34,7 +34,7 @@ export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
 
   return {
     provider: PROVIDER,
-    description: `openai-compatible (${opts.model} at ${opts.baseUrl})`,
+    description: `openai-compatible (${opts.model} at ${displayUrl(opts.baseUrl)})`,
 
     async reply(request: ChatRequest): Promise<string> {
       let completion: ChatCompletion;

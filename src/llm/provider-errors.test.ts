@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeNetworkError, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
+import { describeNetworkError, displayUrl, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 describe('parseRetryAfter', () => {
   it('reads delay-seconds, rounding up', () => {
@@ -56,5 +56,12 @@ describe('isTimeoutError and describeNetworkError', () => {
     const error = new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) });
     expect(describeNetworkError(error)).toBe('fetch failed (ECONNREFUSED)');
     expect(describeNetworkError(new Error('plain'))).toBe('plain');
+  });
+});
+
+describe('displayUrl', () => {
+  it('hides basic-auth credentials and leaves other URLs alone', () => {
+    expect(displayUrl('http://user:s3cret@proxy.local:8080/v1')).toBe('http://***@proxy.local:8080/v1');
+    expect(displayUrl('http://127.0.0.1:11434/v1')).toBe('http://127.0.0.1:11434/v1');
   });
 });

@@ -54,3 +54,16 @@ export function describeNetworkError(error: unknown): string {
   const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
   return `${error.message}${code}`;
 }
+
+/** A base URL fit for logs: any user:password@ part (basic-auth proxies) is replaced. */
+export function displayUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (!parsed.username && !parsed.password) return url;
+    parsed.username = '***';
+    parsed.password = '';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid URL)';
+  }
+}
