@@ -21,6 +21,12 @@ export interface ApiProcess {
   url: string;
   pid: number;
   memory(): ProcessMemory;
+  /**
+   * A full garbage collection in the API through its inspector (HeapProfiler.collectGarbage), then
+   * the V8 heap in use, in bytes. Memory read after it shows what is retained, not what is merely
+   * not collected yet.
+   */
+  collectGarbage(): Promise<number>;
   /** Resets VmHWM (Linux clear_refs "5"); false when the kernel refuses. */
   resetPeak(): boolean;
   /** SIGTERM, then waits for the graceful shutdown (SIGKILL after 15 s). */
@@ -31,17 +37,22 @@ export interface ApiProcess {
  * Starts the API with exactly `env` (plus PATH and HOME) and waits for /healthz. Every setting is
  * passed explicitly, so a developer's .env cannot change what is measured.
  */
-export async function startApi(env: Record<string, string>): Promise<ApiProcess> {
+export async function startApi(env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<ApiProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  // A CPU profile (.cpuprofile, for Chrome dev tools) is written when the process exits.
+  const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProfileDir)}`] : [];
+  // The inspector on a random loopback port lets the benchmark ask for a full GC (see collectGarbage).
+  const child = spawn(process.execPath, [...profile, '--inspect=127.0.0.1:0', '--import', 'tsx', 'src/main.ts'], {
     cwd: REPO_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Keep the tail of the output for error messages; draining the pipes keeps the child from blocking.
   let tail = '';
+  let inspectorUrl: string | undefined;
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);
+    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(tail)?.[1];
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -69,6 +80,10 @@ export async function startApi(env: Record<string, string>): Promise<ApiProcess>
     url,
     pid,
     memory: () => readMemory(pid),
+    collectGarbage() {
+      if (!inspectorUrl) return Promise.reject(new Error('the API printed no inspector URL'));
+      return collectGarbage(inspectorUrl);
+    },
     resetPeak() {
       try {
         writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -85,6 +100,31 @@ export async function startApi(env: Record<string, string>): Promise<ApiProcess>
       clearTimeout(timer);
     },
   };
+}
+
+// Run in a separate Node with the WebSocket client that Node 20 has behind a flag (no dependency).
+const GC_SCRIPT = `
+const ws = new WebSocket(process.argv[1]);
+const send = (id, method) => ws.send(JSON.stringify({ id, method }));
+ws.onopen = () => send(1, 'HeapProfiler.collectGarbage');
+ws.onmessage = (event) => {
+  const message = JSON.parse(event.data);
+  if (message.id === 1) send(2, 'Runtime.getHeapUsage');
+  if (message.id === 2) process.stdout.write(JSON.stringify(message.result), () => process.exit(0));
+};
+ws.onerror = () => process.exit(1);
+setTimeout(() => process.exit(2), 30000);
+`;
+
+async function collectGarbage(inspectorUrl: string): Promise<number> {
+  const helper = spawn(process.execPath, ['--no-warnings', '--experimental-websocket', '-e', GC_SCRIPT, inspectorUrl], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  helper.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+  const [code] = (await once(helper, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`the inspector helper exited with ${code}`);
+  return (JSON.parse(out) as { usedSize: number }).usedSize;
 }
 
 function readMemory(pid: number): ProcessMemory {

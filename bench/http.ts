@@ -3,7 +3,7 @@ import { parseServerTiming } from './stats.ts';
 
 export interface TimedResponse<T> {
   status: number;
-  /** Wall time at the client, from sending to the last byte of the parsed body. */
+  /** Wall time at the client, from sending to the last byte of the body (parsing it is not counted). */
   ms: number;
   /** Server-Timing phases in ms. */
   phases: Record<string, number>;
@@ -30,8 +30,8 @@ export async function timedRequest<T>(base: string, method: string, path: string
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
-  const parsed = (text ? JSON.parse(text) : undefined) as T;
   const ms = performance.now() - start;
+  const parsed = (text ? JSON.parse(text) : undefined) as T;
   if (res.status >= 400) throw new Error(`${method} ${path} answered ${res.status}: ${text.slice(0, 300)}`);
   return { status: res.status, ms, phases: parseServerTiming(res.headers.get('server-timing')), body: parsed };
 }

@@ -37,6 +37,7 @@ const HELP = `npm run bench -- [flags]
   --polly-ms 150          Polly latency per call
   --polly-char-ms 0.05    Polly latency per character
   --out bench/results     where the JSON goes
+  --cpu-prof DIR          write a CPU profile of the API process into DIR (to find a cause)
 
 Environment: BENCH_DATABASE_URL=postgres://... runs on a fresh database created on that server
 (dropped at the end) instead of the embedded PGlite.`;
@@ -61,6 +62,7 @@ const { values: flags } = parseArgs({
     'polly-ms': { type: 'string' },
     'polly-char-ms': { type: 'string' },
     out: { type: 'string' },
+    'cpu-prof': { type: 'string' },
   },
 });
 if (flags.help) {
@@ -175,7 +177,7 @@ try {
   const seeding = { seconds: (performance.now() - seedStart) / 1000, messages: lengths.reduce((a, b) => a + b, 0) };
 
   log('starting the API');
-  api = await startApi({ ...peers.apiEnv, ...database.apiEnv });
+  api = await startApi({ ...peers.apiEnv, ...database.apiEnv }, { cpuProfileDir: flags['cpu-prof'] });
   const historySessions = new Map(plan.sizes.map((size, i) => [size, ids[i]!]));
 
   // Warm-up: JIT, connection pools and the voice catalogue, before anything is measured.
@@ -209,8 +211,11 @@ try {
     };
     peers.replies.clear();
     const seconds = (performance.now() - roundStart) / 1000;
-    await sleep(1000); // let in-flight work and timers settle before reading RSS
-    results.push({ ...result, rssAfterBytes: api.memory().rss, seconds });
+    // Settle, collect the garbage, then read: what stays is what a leak would grow.
+    await sleep(500);
+    const heapUsedAfterBytes = await api.collectGarbage();
+    await sleep(200);
+    results.push({ ...result, rssAfterBytes: api.memory().rss, heapUsedAfterBytes, seconds });
   }
 
   const report: BenchResult = {

@@ -4,7 +4,7 @@
 // the serialization that the contract's full-history response adds.
 import type { BenchContext } from '../context.ts';
 import { postMessage, type ChatSession, type TimedResponse } from '../http.ts';
-import { summarize, type Stat } from '../stats.ts';
+import { seededRandom, shuffled, summarize, type Stat } from '../stats.ts';
 
 export interface AppendCostSize {
   size: number;
@@ -22,22 +22,28 @@ export interface AppendCostSize {
 export async function appendCost(ctx: BenchContext): Promise<AppendCostSize[]> {
   const { api, plan } = ctx;
   const message = `Append benchmark, round ${ctx.round}: what is the weather like today?`;
-  const out: AppendCostSize[] = [];
-  for (const size of plan.sizes) {
-    const id = ctx.appendSessions.get(size)!;
-    ctx.log(`  append: ${size} messages`);
-    await postMessage(api.url, id, message); // the first one synthesizes; the rest hit
-    const samples: TimedResponse<ChatSession>[] = [];
-    for (let i = 0; i < plan.appendPosts; i++) samples.push(await postMessage(api.url, id, message));
-    const phase = (name: string) => summarize(samples.map((s) => s.phases[name] ?? NaN));
-    out.push({
+  // Sizes take turns, POST by POST, in a shuffled order each turn, so that each size meets the same
+  // heap and cache state: a POST to a long session leaves garbage behind, and collecting it must not
+  // always land on the size that comes next.
+  const samples = new Map<number, TimedResponse<ChatSession>[]>(plan.sizes.map((size) => [size, []]));
+  ctx.log(`  append: ${plan.sizes.join(', ')} messages, taking turns`);
+  for (const size of plan.sizes) await postMessage(api.url, ctx.appendSessions.get(size)!, message); // the first one synthesizes
+  const random = seededRandom(ctx.round);
+  for (let i = 0; i < plan.appendPosts; i++) {
+    const order = shuffled(plan.sizes, random);
+    for (const size of order) samples.get(size)!.push(await postMessage(api.url, ctx.appendSessions.get(size)!, message));
+  }
+  const out: AppendCostSize[] = plan.sizes.map((size) => {
+    const runs = samples.get(size)!;
+    const phase = (name: string) => summarize(runs.map((s) => s.phases[name] ?? NaN));
+    return {
       size,
       appendMs: phase('db-append'),
       readMs: phase('db-read'),
       historyMs: phase('db-history'),
       audioUrlsMs: phase('audio-urls'),
-      totalMs: summarize(samples.map((s) => s.ms)),
-    });
-  }
+      totalMs: summarize(runs.map((s) => s.ms)),
+    };
+  });
   return out;
 }

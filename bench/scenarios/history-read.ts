@@ -52,6 +52,17 @@ export async function historyRead(ctx: BenchContext): Promise<HistoryReadResult>
       sampler = setInterval(() => rssSamples.push(api.memory().rss), 20);
     }
 
+    // One at a time first, on a quiet server: the cost of a single GET without queueing, and the
+    // share of it spent on URLs (autocannon's runs leave garbage that would land in these samples).
+    const sequential: number[] = [];
+    const shareOfRequest: number[] = [];
+    for (let i = 0; i < plan.samples; i++) {
+      const res = await getSession(api.url, id);
+      if (res.body.history.length < size - 1) throw new Error(`session of ${size} returned ${res.body.history.length} messages`);
+      sequential.push(res.ms);
+      shareOfRequest.push((res.phases['audio-urls'] ?? NaN) / res.ms);
+    }
+
     const db: number[] = [];
     const urls: number[] = [];
     const shareOfHandler: number[] = [];
@@ -84,15 +95,6 @@ export async function historyRead(ctx: BenchContext): Promise<HistoryReadResult>
       reqPerSec.push(result.requests.total / result.duration);
       p50.push(result.latency.p50);
       p99.push(result.latency.p99);
-    }
-
-    const sequential: number[] = [];
-    const shareOfRequest: number[] = [];
-    for (let i = 0; i < plan.samples; i++) {
-      const res = await getSession(api.url, id);
-      if (res.body.history.length < size - 1) throw new Error(`session of ${size} returned ${res.body.history.length} messages`);
-      sequential.push(res.ms);
-      shareOfRequest.push((res.phases['audio-urls'] ?? NaN) / res.ms);
     }
 
     let memory: HistoryReadSize['memory'];

@@ -8,7 +8,7 @@ import { toSpeechText } from '../../src/speech/speech-text.ts';
 import type { BenchContext } from '../context.ts';
 import { createSession, postMessage } from '../http.ts';
 import { markdownReply, proseReply } from '../replies.ts';
-import { seededRandom, summarize, type Stat } from '../stats.ts';
+import { seededRandom, shuffled, summarize, type Stat } from '../stats.ts';
 
 export interface SingleFlightResult {
   posts: number;
@@ -65,12 +65,7 @@ export async function cost(ctx: BenchContext): Promise<CostResult> {
   texts.forEach((text, k) => peers.replies.set(messageOf(k), text));
 
   // Each distinct reply twice, in a shuffled order, posted by several clients at once.
-  const queue = [...texts.keys(), ...texts.keys()];
-  const random = seededRandom(round);
-  for (let i = queue.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [queue[i], queue[j]] = [queue[j]!, queue[i]!];
-  }
+  const queue = shuffled([...texts.keys(), ...texts.keys()], seededRandom(round));
   const sessions = await Promise.all(Array.from({ length: plan.costWorkers }, () => createSession(api.url)));
 
   const billedBefore = peers.polly.billedCharacters;
