@@ -1,18 +1,11 @@
 // The process: load the config, wire the product, listen, and shut down gracefully.
 import { pino } from 'pino';
 import { buildApp, loggerOptions } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config/env.ts';
+import { loadConfigOrExit } from './config/env.ts';
 import type { FastifyInstance } from 'fastify';
 import { wireProduct, type Product } from './wiring.ts';
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  // The message names each bad variable, never its value (which may be a secret).
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-}
+const config = loadConfigOrExit();
 
 const log = pino(loggerOptions(config.logLevel));
 let product: Product;

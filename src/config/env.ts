@@ -225,3 +225,14 @@ export function loadConfig(envFile = '.env'): Config {
   if (existsSync(envFile)) process.loadEnvFile(envFile);
   return parseConfig(process.env);
 }
+
+/** For the processes (API and CLIs): the config, or exit 1 with a message naming each bad variable. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    // The message names each bad variable, never its value (which may be a secret).
+    console.error(err instanceof ConfigError ? err.message : err);
+    process.exit(1);
+  }
+}

@@ -6,7 +6,7 @@
 // or unknown session, 130 interrupted by SIGINT (run again to continue: done audio is skipped).
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { ConfigError, loadConfig, type Config } from '../config/env.ts';
+import { loadConfigOrExit } from '../config/env.ts';
 import { wireProduct } from '../wiring.ts';
 import { backfillAudio, BackfillScopeError, type BackfillProgress, type BackfillSummary } from './backfill.ts';
 
@@ -36,14 +36,7 @@ try {
   process.exit(2);
 }
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  // The message names each bad variable, never its value (which may be a secret).
-  console.error(err instanceof ConfigError ? err.message : err);
-  process.exit(1);
-}
+const config = loadConfigOrExit();
 
 // Warnings and errors only, on stderr, so stdout carries nothing but the summary.
 const log = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
