@@ -8,6 +8,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const MAIN = path.join(REPO_ROOT, 'src', 'main.ts');
+/** tsx's loader as a file URL, so that it resolves from any working directory. */
+const TSX = import.meta.resolve('tsx');
 
 export interface ProcessMemory {
   /** Resident set size now, in bytes (VmRSS). */
@@ -34,17 +37,19 @@ export interface ApiProcess {
 }
 
 /**
- * Starts the API with exactly `env` (plus PATH and HOME) and waits for /healthz. Every setting is
- * passed explicitly, so a developer's .env cannot change what is measured.
+ * Starts the API with exactly `env` (nothing inherited) and waits for /healthz. Every setting is
+ * passed explicitly, so neither the shell nor a developer's .env can change what is measured. Give
+ * DATA_DIR: it is also the working directory.
  */
 export async function startApi(env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<ApiProcess> {
   const port = await freePort();
   // A CPU profile (.cpuprofile, for Chrome dev tools) is written when the process exits.
   const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProfileDir)}`] : [];
   // The inspector on a random loopback port lets the benchmark ask for a full GC (see collectGarbage).
-  const child = spawn(process.execPath, [...profile, '--inspect=127.0.0.1:0', '--import', 'tsx', 'src/main.ts'], {
-    cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env, HOST: '127.0.0.1', PORT: String(port) },
+  // Run from the data directory rather than the repository, so that no .env file is read.
+  const child = spawn(process.execPath, [...profile, '--inspect=127.0.0.1:0', '--import', TSX, MAIN], {
+    cwd: env.DATA_DIR ?? REPO_ROOT,
+    env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   // Keep the tail of the output for error messages; draining the pipes keeps the child from blocking.
@@ -52,7 +57,7 @@ export async function startApi(env: Record<string, string>, opts: { cpuProfileDi
   let inspectorUrl: string | undefined;
   const keep = (chunk: Buffer) => {
     tail = (tail + chunk.toString('utf8')).slice(-4000);
-    inspectorUrl ??= /Debugger listening on (ws:\/\/\S+)/.exec(tail)?.[1];
+    inspectorUrl ??= /Debugger listening on (ws:\/\/[\d.:]+\/[0-9a-f-]{36})/.exec(tail)?.[1];
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
