@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startApi, type ApiProcess } from './api-process.ts';
 import { sleep, type BenchContext, type Plan } from './context.ts';
-import { getSession, postMessage } from './http.ts';
+import { createSession, getSession, postMessage } from './http.ts';
 import { startPeers, type Peers, type PollyLatency } from './peers.ts';
 import { evaluateTargets, renderMarkdown, writeResults, type BenchResult, type RoundResult } from './report.ts';
 import { appendCost } from './scenarios/append-cost.ts';
@@ -182,7 +182,7 @@ try {
 
   // Warm-up: JIT, connection pools and the voice catalogue, before anything is measured.
   for (const [, id] of historySessions) for (let i = 0; i < 3; i++) await getSession(api.url, id);
-  await postMessage(api.url, ids[0]!, 'Warm-up message');
+  await postMessage(api.url, await createSession(api.url), 'Warm-up message');
 
   const results: RoundResult[] = [];
   for (let round = 1; round <= rounds; round++) {
