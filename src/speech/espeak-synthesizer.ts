@@ -1,11 +1,13 @@
 // The offline speech engine: eSpeak NG compiled to WebAssembly (npm espeak-ng 1.0.2), encoded to
 // MP3. It needs no network and no keys. It speaks with the Polly voice ids, mapped to an eSpeak voice
 // of the same language and gender, so that personas configured for Polly still speak offline.
-import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import ESpeakNg from 'espeak-ng';
-import { encodeMp3 } from './mp3.ts';
+//
+// The synthesis itself (eSpeak, WAV decoding, MP3 encoding) is a few hundred milliseconds of
+// synchronous CPU per call, so it runs in a small pool of worker threads (espeak-worker.ts): on the
+// main thread it would stall every other request of the API, health checks and signals included.
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { EspeakJob } from './espeak-worker.ts';
 import { SpeechError, type Synthesizer } from './synthesizer.ts';
 
 // Polly voice id -> eSpeak voice ("language+variant"). Each one was checked to produce audio that
@@ -114,55 +116,32 @@ export interface EspeakSynthesizerOptions {
   maxChars?: number;
   /** MP3 bitrate; speech at 22.05 kHz mono needs little. */
   kbps?: number;
+  /** Worker threads that synthesize at once; further calls wait in line. See defaultWorkers(). */
+  workers?: number;
 }
 
-// Node has WebAssembly, but the project's TypeScript libs (ES2023, no DOM) do not declare it.
-type WasmModule = object;
-const wasm = (
-  globalThis as unknown as {
-    WebAssembly: {
-      compile(bytes: Uint8Array): Promise<WasmModule>;
-      instantiate(module: WasmModule, imports: object): Promise<object>;
-    };
-  }
-).WebAssembly;
-
-// Compiling the 18 MB module once saves time on every call; each call still gets a fresh instance,
-// because the espeak-ng command line runs main() once and keeps global state.
-let compiled: Promise<WasmModule> | undefined;
-function compiledModule(): Promise<WasmModule> {
-  if (!compiled) {
-    const entry = createRequire(import.meta.url).resolve('espeak-ng');
-    compiled = readFile(join(dirname(entry), 'espeak-ng.wasm')).then((bytes) => wasm.compile(bytes));
-    compiled.catch(() => {
-      compiled = undefined; // let a later call try again
-    });
-  }
-  return compiled;
+/** The eSpeak synthesizer owns worker threads; close() stops them, and later calls reject. */
+export interface EspeakSynthesizer extends Synthesizer {
+  close(): Promise<void>;
 }
 
-// Every instance holds 32 MB of WebAssembly memory and runs on this thread, so more calls at once
-// would only add memory, not speed.
-const MAX_CONCURRENT = 2;
-let running = 0;
-const waiting: (() => void)[] = [];
-async function bounded<T>(work: () => Promise<T>): Promise<T> {
-  if (running >= MAX_CONCURRENT) await new Promise<void>((resolve) => waiting.push(resolve));
-  running += 1;
-  try {
-    return await work();
-  } finally {
-    running -= 1;
-    waiting.shift()?.();
-  }
+// One worker per core beyond the first, at most two. The core left over keeps the main thread (HTTP,
+// JSON, PGlite's WebAssembly database) responsive while audio is made; on this project's 2-core
+// machines that means one worker, so replies are synthesized one at a time, as fast as before, while
+// the API goes on answering. Two is the cap because each worker holds its own compiled 18 MB module
+// plus 32 MB of WebAssembly memory per run, and chat replies are short: speech-cache.ts already
+// runs the pieces of one reply concurrently, so more workers mostly help many replies at once.
+function defaultWorkers(): number {
+  return Math.max(1, Math.min(2, availableParallelism() - 1));
 }
 
-const IN = '/in.txt';
-const OUT = '/out.wav';
+const WORKER_SCRIPT = new URL('./espeak-worker.ts', import.meta.url);
 
-export function createEspeakSynthesizer(options: EspeakSynthesizerOptions = {}): Synthesizer {
+export function createEspeakSynthesizer(options: EspeakSynthesizerOptions = {}): EspeakSynthesizer {
   const maxChars = options.maxChars ?? 5000;
   const kbps = options.kbps ?? 48;
+  // Workers start on the first call, so a synthesizer that never speaks costs nothing.
+  const pool = createWorkerPool<EspeakJob, Uint8Array>(WORKER_SCRIPT, options.workers ?? defaultWorkers());
   return {
     id: 'espeak-v1-mp3',
     maxChars,
@@ -173,70 +152,130 @@ export function createEspeakSynthesizer(options: EspeakSynthesizerOptions = {}):
         throw new SpeechError(`text of ${text.length} characters exceeds the eSpeak limit of ${maxChars}`);
       }
       if (text.trim() === '') throw new SpeechError('nothing to say: the text is empty');
-      const wav = await bounded(() => runEspeak(text, voice));
-      const { samples, sampleRate } = decodeWav(wav);
-      if (samples.length === 0) throw new SpeechError(`eSpeak voice "${voice}" produced no audio`);
-      return encodeMp3(samples, sampleRate, kbps);
+      return pool.run({ text, voice, kbps });
     },
+    close: () => pool.close(),
   };
 }
 
-async function runEspeak(text: string, voice: string): Promise<Uint8Array> {
-  const module = await compiledModule().catch((cause: unknown) => {
-    throw new SpeechError('cannot load the eSpeak WebAssembly module', { cause });
-  });
-  const errors: string[] = [];
-  try {
-    const instance = await ESpeakNg({
-      // The text goes in a file rather than argv, where a leading "-" would read as an option.
-      arguments: ['-b', '1', '-v', voice, '-w', OUT, '-f', IN],
-      preRun: [(m) => m.FS.writeFile(IN, text)],
-      print: () => {},
-      printErr: (line) => {
-        // Emscripten's notice after every run, not an error.
-        if (!line.includes('keepRuntimeAlive()')) errors.push(line);
-      },
-      instantiateWasm: (imports, receiveInstance) => {
-        wasm.instantiate(module, imports).then(
-          (instance) => receiveInstance(instance, module),
-          (cause: unknown) => errors.push(String(cause)),
-        );
-        return {};
-      },
-    });
-    // An unknown voice or a failed run writes no file.
-    return instance.FS.readFile(OUT);
-  } catch (cause) {
-    const detail = errors.length > 0 ? `: ${errors.join(' ')}` : '';
-    throw new SpeechError(`eSpeak failed with voice "${voice}"${detail}`, { cause });
-  }
+/** What the pool sends a worker thread: one job at a time. */
+export interface WorkerRequest<J> {
+  id: number;
+  job: J;
 }
 
-/** The 16-bit PCM samples of a WAV file (eSpeak writes 22050 Hz mono). */
-function decodeWav(wav: Uint8Array): { samples: Int16Array; sampleRate: number } {
-  const view = new DataView(wav.buffer, wav.byteOffset, wav.byteLength);
-  const tag = (offset: number): string => String.fromCharCode(...wav.subarray(offset, offset + 4));
-  if (wav.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new SpeechError('eSpeak wrote no WAV file');
-  let sampleRate = 0;
-  let offset = 12;
-  while (offset + 8 <= wav.length) {
-    const size = view.getUint32(offset + 4, true);
-    const body = offset + 8;
-    if (tag(offset) === 'fmt ') {
-      const channels = view.getUint16(body + 2, true);
-      const bits = view.getUint16(body + 14, true);
-      if (view.getUint16(body, true) !== 1 || channels !== 1 || bits !== 16) {
-        throw new SpeechError(`eSpeak wrote an unexpected WAV format (${channels} channels, ${bits} bits)`);
-      }
-      sampleRate = view.getUint32(body + 4, true);
-    } else if (tag(offset) === 'data') {
-      // The size may be a placeholder when the writer could not seek back; trust the bytes present.
-      const end = Math.min(body + size, wav.length);
-      const bytes = wav.slice(body, body + Math.floor((end - body) / 2) * 2);
-      if (sampleRate === 0) throw new SpeechError('eSpeak wrote a WAV file without a format chunk');
-      return { samples: new Int16Array(bytes.buffer, 0, bytes.length / 2), sampleRate };
-    }
-    offset = body + size + (size % 2);
+/** What a worker thread answers to a request: the result, or the message of a SpeechError. */
+export type WorkerReply<R> = { id: number; ok: true; value: R } | { id: number; ok: false; message: string };
+
+export interface WorkerPool<J, R> {
+  /** Runs a job on an idle worker, or waits in line for one. */
+  run(job: J): Promise<R>;
+  /** Stops the workers; waiting and running jobs, and later ones, reject with a SpeechError. */
+  close(): Promise<void>;
+}
+
+// A worker script is a .ts file that no test transform reaches, and on Node 20 a loader passed in a
+// Worker's execArgv (`--import tsx`) never applies to the worker's own entry module (nodejs/node
+// #47747, tsx #354). So each worker starts from a tiny ESM bootstrap that registers tsx (a runtime
+// dependency) in that thread and then imports the script. tsx is found from this file rather than the
+// working directory, so a CLI started elsewhere works too; the parent's execArgv is not inherited, so
+// the worker starts the same under `node --import tsx`, the tsx CLI and vitest.
+const TSX_API = import.meta.resolve('tsx/esm/api');
+function bootstrap(script: URL): URL {
+  const code = `import { register } from ${JSON.stringify(TSX_API)};\nregister();\nawait import(${JSON.stringify(script.href)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
+}
+
+interface Task<J, R> {
+  job: J;
+  resolve(value: R): void;
+  reject(err: Error): void;
+}
+
+interface Thread<J, R> {
+  worker: Worker;
+  task?: Task<J, R>;
+  requestId: number;
+}
+
+/**
+ * Up to `size` worker threads running `script` (which answers each WorkerRequest with a WorkerReply),
+ * started on demand and reused. An idle worker does not keep the process alive. A worker that
+ * crashes fails only the job it had; the next job starts a new one.
+ */
+export function createWorkerPool<J, R>(script: URL, size: number): WorkerPool<J, R> {
+  if (!Number.isInteger(size) || size < 1) throw new RangeError(`a worker pool needs at least one worker, not ${size}`);
+  const threads = new Set<Thread<J, R>>();
+  const queue: Task<J, R>[] = [];
+  let closed = false;
+  let lastRequestId = 0;
+  const closedError = () => new SpeechError('the eSpeak synthesizer is closed');
+  const entry = bootstrap(script);
+
+  function start(): Thread<J, R> {
+    const worker = new Worker(entry, { execArgv: [] });
+    const thread: Thread<J, R> = { worker, requestId: 0 };
+    threads.add(thread);
+    worker.unref();
+    worker.on('message', (reply: WorkerReply<R>) => {
+      const task = thread.task;
+      if (!task || reply.id !== thread.requestId) return;
+      thread.task = undefined;
+      worker.unref();
+      if (reply.ok) task.resolve(reply.value);
+      else task.reject(new SpeechError(reply.message));
+      dispatch();
+    });
+    // An uncaught error in the worker ('error', then 'exit') or an exit of its own: it is gone.
+    const retire = (failure: () => SpeechError) => {
+      if (!threads.delete(thread)) return;
+      const task = thread.task;
+      thread.task = undefined;
+      task?.reject(closed ? closedError() : failure());
+      dispatch();
+    };
+    worker.on('error', (cause) => retire(() => new SpeechError(`an eSpeak worker thread failed: ${cause.message}`, { cause })));
+    worker.on('exit', (code) => retire(() => new SpeechError(`an eSpeak worker thread stopped (exit code ${code})`)));
+    return thread;
   }
-  throw new SpeechError('eSpeak wrote a WAV file without audio data');
+
+  function dispatch(): void {
+    while (!closed && queue.length > 0) {
+      let thread = [...threads].find((t) => !t.task);
+      if (!thread) {
+        if (threads.size >= size) return;
+        try {
+          thread = start();
+        } catch (cause) {
+          queue.shift()?.reject(new SpeechError('cannot start an eSpeak worker thread', { cause }));
+          continue;
+        }
+      }
+      const task = queue.shift();
+      if (!task) return;
+      lastRequestId += 1;
+      thread.task = task;
+      thread.requestId = lastRequestId;
+      // A job in flight keeps the process alive, as any pending I/O would.
+      thread.worker.ref();
+      const request: WorkerRequest<J> = { id: lastRequestId, job: task.job };
+      thread.worker.postMessage(request);
+    }
+  }
+
+  return {
+    run(job: J): Promise<R> {
+      if (closed) return Promise.reject(closedError());
+      return new Promise<R>((resolve, reject) => {
+        queue.push({ job, resolve, reject });
+        dispatch();
+      });
+    },
+    async close(): Promise<void> {
+      closed = true;
+      for (const task of queue.splice(0)) task.reject(closedError());
+      // Each exit rejects the job that worker had.
+      await Promise.all([...threads].map((t) => t.worker.terminate()));
+    },
+  };
 }

@@ -1,5 +1,6 @@
-import { describe, expect, it } from 'vitest';
-import { createEspeakSynthesizer, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/espeak-synthesizer.ts';
+import { execFile } from 'node:child_process';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createEspeakSynthesizer, createWorkerPool, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/espeak-synthesizer.ts';
 import { createEspeakVoiceCatalogue } from '../../src/speech/espeak-voice-catalogue.ts';
 import { mp3DurationSeconds } from '../../src/speech/mp3.ts';
 import { SpeechError } from '../../src/speech/synthesizer.ts';
@@ -10,6 +11,7 @@ const SENTENCE = 'Hello there. This is a short test of the offline voice.';
 
 describe('eSpeak synthesizer', () => {
   const synthesizer = createEspeakSynthesizer();
+  afterAll(() => synthesizer.close());
 
   it('names its engine and limit', () => {
     expect(synthesizer.id).toBe('espeak-v1-mp3');
@@ -35,6 +37,13 @@ describe('eSpeak synthesizer', () => {
     expect(Buffer.from(once).equals(Buffer.from(again))).toBe(true);
     const longer = await synthesizer.synthesize('One two three. Four five six. Seven eight nine ten.', 'Amy');
     expect(mp3DurationSeconds(longer)).toBeGreaterThan(mp3DurationSeconds(once) * 1.5);
+  });
+
+  it('gives the same bytes in a later second (eSpeak seeds its noise from the clock)', async () => {
+    const once = await synthesizer.synthesize('Fresh fish, sixty six.', 'Joanna');
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const again = await synthesizer.synthesize('Fresh fish, sixty six.', 'Joanna');
+    expect(Buffer.from(once).equals(Buffer.from(again))).toBe(true);
   });
 
   it('reads text that starts with a dash instead of taking it for an option', async () => {
@@ -81,6 +90,125 @@ describe('eSpeak synthesizer', () => {
     const small = createEspeakSynthesizer({ maxChars: 10 });
     await expect(small.synthesize('This is longer than ten.', 'Joanna')).rejects.toBeInstanceOf(SpeechError);
     await expect(synthesizer.synthesize('   ', 'Joanna')).rejects.toBeInstanceOf(SpeechError);
+  });
+});
+
+describe('eSpeak synthesizer threads', () => {
+  const REPLY = 'The weather today is mild, with a light breeze from the west and a few clouds in the afternoon.';
+
+  it('synthesizes off the main thread, which keeps running meanwhile', async () => {
+    const synthesizer = createEspeakSynthesizer({ workers: 1 });
+    try {
+      await synthesizer.synthesize('Warm up.', 'Joanna'); // the worker's start is not what is measured
+      let turns = 0;
+      let settled = false;
+      const spin = () => {
+        if (settled) return;
+        turns += 1;
+        setImmediate(spin);
+      };
+      setImmediate(spin);
+      const mp3 = await synthesizer.synthesize(REPLY, 'Joanna').finally(() => {
+        settled = true;
+      });
+      expect(mp3DurationSeconds(mp3)).toBeGreaterThan(3);
+      // On the main thread, eSpeak and the encoder ran in one synchronous stretch: 0 turns.
+      expect(turns).toBeGreaterThan(1000);
+    } finally {
+      await synthesizer.close();
+    }
+  });
+
+  it('after close(), fails the call in flight and every later call with a SpeechError', async () => {
+    const synthesizer = createEspeakSynthesizer({ workers: 1 });
+    await synthesizer.synthesize('Warm up.', 'Joanna');
+    const inFlight = expect(synthesizer.synthesize(REPLY, 'Joanna')).rejects.toThrow('the eSpeak synthesizer is closed');
+    const waiting = expect(synthesizer.synthesize(REPLY, 'Matthew')).rejects.toThrow('the eSpeak synthesizer is closed');
+    await synthesizer.close();
+    await inFlight;
+    await waiting;
+    await expect(synthesizer.synthesize(SENTENCE, 'Joanna')).rejects.toBeInstanceOf(SpeechError);
+    await synthesizer.close(); // twice is fine
+  });
+
+  // A child process, as the CLIs and `npm start` run: it must end by itself once idle, closed or not.
+  for (const close of [false, true]) {
+    it(`lets a process exit by itself after speaking${close ? ', with close()' : ', without close()'}`, async () => {
+      const module = new URL('../../src/speech/espeak-synthesizer.ts', import.meta.url).href;
+      const script = [
+        `import { createEspeakSynthesizer } from ${JSON.stringify(module)};`,
+        `const synthesizer = createEspeakSynthesizer();`,
+        `const [a, b] = await Promise.all([synthesizer.synthesize('One.', 'Joanna'), synthesizer.synthesize('Two.', 'Hans')]);`,
+        `console.log(a.length + b.length);`,
+        close ? `await synthesizer.close();` : '',
+      ].join('\n');
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { timeout: 20_000 }, (_err, stdout, stderr) =>
+          resolve({ code: child.exitCode, stdout, stderr }),
+        );
+      });
+      expect(stderr).toBe('');
+      expect(code).toBe(0); // null when the timeout had to kill it
+      expect(Number(stdout.trim())).toBeGreaterThan(1000);
+    });
+  }
+});
+
+describe('worker pool', () => {
+  // A real worker script that answers, fails, exits or throws as each job asks.
+  const script = new URL(
+    `data:text/javascript,${encodeURIComponent(`
+      import { parentPort, threadId } from 'node:worker_threads';
+      parentPort.on('message', ({ id, job }) => {
+        if (job === 'exit') process.exit(3);
+        if (job === 'throw') throw new Error('boom');
+        if (job === 'fail') return parentPort.postMessage({ id, ok: false, message: 'no such thing' });
+        setTimeout(() => parentPort.postMessage({ id, ok: true, value: threadId }), 20);
+      });
+    `)}`,
+  );
+
+  it('runs at most its size of jobs at once and queues the rest', async () => {
+    for (const size of [1, 2]) {
+      const pool = createWorkerPool<string, number>(script, size);
+      try {
+        const threads = await Promise.all(Array.from({ length: 6 }, () => pool.run('ok')));
+        expect(new Set(threads).size).toBe(size);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('turns a failure the worker reports into a SpeechError with its message', async () => {
+    const pool = createWorkerPool<string, number>(script, 1);
+    try {
+      await expect(pool.run('fail')).rejects.toSatisfy((err) => err instanceof SpeechError && err.message === 'no such thing');
+      expect(await pool.run('ok')).toBeGreaterThan(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('fails only the job of a crashed worker and starts a new worker for the next', async () => {
+    const pool = createWorkerPool<string, number>(script, 2);
+    try {
+      const first = await pool.run('ok');
+      const [exited, other] = await Promise.allSettled([pool.run('exit'), pool.run('ok')]);
+      expect(exited.status === 'rejected' && exited.reason).toBeInstanceOf(SpeechError);
+      expect(exited.status === 'rejected' && String(exited.reason)).toMatch(/exit code 3/);
+      expect(other.status).toBe('fulfilled');
+      await expect(pool.run('throw')).rejects.toThrow(/boom/);
+      // Both crashed workers are gone; the next jobs run on new ones.
+      const after = await Promise.all([pool.run('ok'), pool.run('ok')]);
+      expect(after.every((id) => id > first)).toBe(true);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a size below one', () => {
+    expect(() => createWorkerPool(script, 0)).toThrow(RangeError);
   });
 });
 
