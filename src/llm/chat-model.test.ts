@@ -1,5 +1,6 @@
 // replyWithin against hand-written ChatModels that misbehave in the ways real providers can.
 import { describe, expect, it } from 'vitest';
+import { failureOf } from '../../test/support/llm-failure.ts';
 import { LlmError, replyWithin, type ChatModel, type ChatRequest } from './chat-model.ts';
 
 function modelThat(reply: (request: ChatRequest) => Promise<string>): ChatModel {
@@ -7,15 +8,6 @@ function modelThat(reply: (request: ChatRequest) => Promise<string>): ChatModel 
 }
 
 const request = { systemPrompt: 'Be kind.', history: [], message: 'hi' };
-
-async function failureOf(call: Promise<unknown>): Promise<LlmError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LlmError);
-  return error as LlmError;
-}
 
 describe('replyWithin', () => {
   it('returns the reply and passes the request through with a live signal', async () => {

@@ -1,8 +1,9 @@
 // The Gemini ChatModel through the real @google/genai SDK against a loopback Gemini server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LlmError, replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
 import { createGeminiChatModel } from '../../src/llm/gemini-chat-model.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
+import { failureOf } from '../support/llm-failure.ts';
 
 const API_KEY = 'AIza-test-key-0123456789-secret';
 const MODEL = 'gemini-2.5-flash';
@@ -19,16 +20,6 @@ beforeEach(() => gemini.reset());
 const model = () => createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: gemini.url });
 const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
   replyWithin(model(), { systemPrompt, history, message }, 5_000);
-
-/** The LlmError a call rejects with (fails the test when it resolves). */
-async function failureOf(call: Promise<unknown>): Promise<LlmError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LlmError);
-  return error as LlmError;
-}
 
 describe('gemini chat model', () => {
   it('describes itself with provider and model', () => {

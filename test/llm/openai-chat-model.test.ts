@@ -1,8 +1,9 @@
 // The OpenAI-compatible ChatModel through the real openai SDK against a loopback chat completions server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LlmError, replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
 import { createOpenAiChatModel } from '../../src/llm/openai-chat-model.ts';
 import { startOpenAiServer, type OpenAiServer } from '../support/openai-server.ts';
+import { failureOf } from '../support/llm-failure.ts';
 
 const API_KEY = 'sk-test-0123456789-secret';
 const MODEL = 'llama3.2';
@@ -25,16 +26,6 @@ beforeEach(() => {
 const model = () => createOpenAiChatModel({ baseUrl: openai.url, apiKey: API_KEY, model: MODEL });
 const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
   replyWithin(model(), { systemPrompt, history, message }, 5_000);
-
-/** The LlmError a call rejects with (fails the test when it resolves). */
-async function failureOf(call: Promise<unknown>): Promise<LlmError> {
-  const error = await call.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(LlmError);
-  return error as LlmError;
-}
 
 describe('openai-compatible chat model', () => {
   it('describes itself with provider, model and server', () => {

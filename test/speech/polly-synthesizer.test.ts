@@ -1,30 +1,19 @@
 // The Polly synthesizer through the real SDK against the loopback Polly server.
 import { execFile } from 'node:child_process';
 import type { PollyClient } from '@aws-sdk/client-polly';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPollyClient } from '../../src/speech/polly-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createPollySynthesizer } from '../../src/speech/polly-synthesizer.ts';
 import { SpeechError } from '../../src/speech/synthesizer.ts';
-import { FAKE_SPEECH_MS_PER_CHAR, fakeSpeechMp3, startPollyServer, type PollyServer } from '../support/polly-server.ts';
+import { usePollyServer } from '../support/polly-fixture.ts';
+import { FAKE_SPEECH_MS_PER_CHAR, fakeSpeechMp3, type PollyServer } from '../support/polly-server.ts';
 
+const polly = usePollyServer();
+// Plain names for the fixture's server and client, bound once it has started.
 let server: PollyServer;
 let client: PollyClient;
-
-beforeAll(async () => {
-  server = await startPollyServer();
-  client = createPollyClient({
-    region: 'us-east-1',
-    endpoint: server.endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+beforeAll(() => {
+  ({ server, client } = polly);
 });
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.close();
-});
-
-beforeEach(() => server.reset());
 
 /** Decodes MP3 with ffmpeg; returns seconds of audio and whatever ffmpeg complained about. */
 function decode(mp3: Uint8Array): Promise<{ seconds: number; errors: string }> {

@@ -1,29 +1,18 @@
 // The Polly voice catalogue through the real SDK against the loopback Polly server.
 import type { PollyClient } from '@aws-sdk/client-polly';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createPollyClient } from '../../src/speech/polly-client.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createPollyVoiceCatalogue } from '../../src/speech/polly-voice-catalogue.ts';
 import { SpeechError } from '../../src/speech/synthesizer.ts';
-import { POLLY_VOICES, startPollyServer, type PollyServer } from '../support/polly-server.ts';
+import { usePollyServer } from '../support/polly-fixture.ts';
+import { POLLY_VOICES, type PollyServer } from '../support/polly-server.ts';
 
+const polly = usePollyServer({ pageSize: 5 });
+// Plain names for the fixture's server and client, bound once it has started.
 let server: PollyServer;
 let client: PollyClient;
-
-beforeAll(async () => {
-  server = await startPollyServer({ pageSize: 5 });
-  client = createPollyClient({
-    region: 'us-east-1',
-    endpoint: server.endpoint,
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+beforeAll(() => {
+  ({ server, client } = polly);
 });
-
-afterAll(async () => {
-  client?.destroy();
-  await server?.close();
-});
-
-beforeEach(() => server.reset());
 
 const pages = Math.ceil(POLLY_VOICES.length / 5);
 

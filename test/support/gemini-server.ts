@@ -17,8 +17,8 @@
  * its wait as google.rpc.RetryInfo `retryDelay` (and, here, optionally a Retry-After header).
  * Streaming (`:streamGenerateContent`) is not implemented and gets a 404.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startScriptedJsonServer, type JsonAnswer } from './scripted-json-server.ts';
 
 export interface GeminiPart {
   text?: string;
@@ -105,8 +105,7 @@ export function lastUserText(body: GeminiRequestBody): string {
 
 export const defaultGeminiReply: GeminiReplyFn = (body) => `You said: ${lastUserText(body)}`;
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
-type Step = { answer: (req: RecordedGeminiRequest) => Answer; delayMs: number | undefined };
+type Step = { answer: (req: RecordedGeminiRequest) => JsonAnswer; delayMs: number | undefined };
 
 const GOOGLE_STATUS: Record<number, string> = {
   400: 'INVALID_ARGUMENT',
@@ -119,7 +118,7 @@ const GOOGLE_STATUS: Record<number, string> = {
   504: 'DEADLINE_EXCEEDED',
 };
 
-function errorAnswer(status: number, options: GeminiErrorOptions = {}): Answer {
+function errorAnswer(status: number, options: GeminiErrorOptions = {}): JsonAnswer {
   const details = options.retryDelay
     ? [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: options.retryDelay }]
     : undefined;
@@ -137,7 +136,7 @@ function errorAnswer(status: number, options: GeminiErrorOptions = {}): Answer {
   };
 }
 
-function textAnswer(text: string, model: string | undefined): Answer {
+function textAnswer(text: string, model: string | undefined): JsonAnswer {
   return {
     status: 200,
     body: {
@@ -151,13 +150,11 @@ function textAnswer(text: string, model: string | undefined): Answer {
 const GENERATE_PATH = /^\/v1beta\/models\/([^/:]+):generateContent$/;
 
 export async function startGeminiServer(options: GeminiServerOptions = {}): Promise<GeminiServer> {
-  const requests: RecordedGeminiRequest[] = [];
   const script: Step[] = [];
-  const timers = new Set<NodeJS.Timeout>();
   let reply = options.reply ?? defaultGeminiReply;
   let delayMs = options.delayMs ?? 0;
 
-  const answerFor = (req: RecordedGeminiRequest): { answer: Answer; delayMs: number } => {
+  const answerFor = (req: RecordedGeminiRequest): { answer: JsonAnswer; delayMs: number } => {
     if (req.method !== 'POST' || req.model === undefined) {
       return { answer: errorAnswer(404, { message: `no such method: ${req.method} ${req.path}` }), delayMs: 0 };
     }
@@ -169,50 +166,17 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
     return { answer: textAnswer(reply(req.body, req), req.model), delayMs };
   };
 
-  const handle = async (incoming: IncomingMessage, res: ServerResponse) => {
-    const raw = await readBody(incoming);
-    const path = (incoming.url ?? '/').split('?')[0]!;
-    const record: RecordedGeminiRequest = {
-      method: incoming.method ?? 'GET',
-      path,
-      model: GENERATE_PATH.exec(path)?.[1],
-      headers: incoming.headers,
-      body: parseJson(raw),
-      clientAborted: false,
-    };
-    requests.push(record);
-    res.on('close', () => {
-      if (!res.writableEnded) record.clientAborted = true;
-    });
-
-    const { answer, delayMs: wait } = answerFor(record);
-    const send = () => {
-      if (res.destroyed) return;
-      res.writeHead(answer.status, { 'content-type': 'application/json; charset=UTF-8', ...answer.headers });
-      res.end(JSON.stringify(answer.body));
-    };
-    if (wait <= 0) return send();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      send();
-    }, wait);
-    timers.add(timer);
-  };
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(String(error));
-    });
+  const server = await startScriptedJsonServer<RecordedGeminiRequest>({
+    contentType: 'application/json; charset=UTF-8',
+    record: (received) => ({ ...received, model: GENERATE_PATH.exec(received.path)?.[1] }),
+    answer: answerFor,
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   const push = (answer: Step['answer'], stepDelay?: number) => script.push({ answer, delayMs: stepDelay });
 
   return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
+    url: server.origin,
+    requests: server.requests,
     nextReply: (text, stepDelay) => push((req) => textAnswer(text, req.model), stepDelay),
     nextError: (status, { delayMs: stepDelay, ...errorOptions } = {}) =>
       push(() => errorAnswer(status, errorOptions), stepDelay),
@@ -233,34 +197,10 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
     },
     reset: () => {
       script.length = 0;
-      requests.length = 0;
+      server.requests.length = 0;
       reply = options.reply ?? defaultGeminiReply;
       delayMs = options.delayMs ?? 0;
     },
-    close: async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      // Delayed answers keep connections open; drop them so close() does not wait for them.
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    close: () => server.close(),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function parseJson(raw: string): GeminiRequestBody {
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as GeminiRequestBody) : {};
-  } catch {
-    return {};
-  }
 }

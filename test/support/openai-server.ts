@@ -16,8 +16,8 @@
  * errors are `{"error": {"message", "type", "code"}}` with the HTTP status, and a 429 may carry
  * Retry-After. Streaming (`stream: true`) is not implemented and gets a 400.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders } from 'node:http';
+import { startScriptedJsonServer, type JsonAnswer } from './scripted-json-server.ts';
 
 export interface OpenAiMessage {
   role: string;
@@ -98,8 +98,7 @@ export function lastUserMessage(body: OpenAiRequestBody): string {
 
 export const defaultOpenAiReply: OpenAiReplyFn = (body) => `You said: ${lastUserMessage(body)}`;
 
-type Answer = { status: number; body: unknown; headers?: Record<string, string> };
-type Step = { answer: (req: RecordedOpenAiRequest) => Answer; delayMs: number | undefined };
+type Step = { answer: (req: RecordedOpenAiRequest) => JsonAnswer; delayMs: number | undefined };
 
 const ERROR_TYPE: Record<number, string> = {
   400: 'invalid_request_error',
@@ -110,7 +109,7 @@ const ERROR_TYPE: Record<number, string> = {
   503: 'server_error',
 };
 
-function errorAnswer(status: number, options: OpenAiErrorOptions & { code?: string } = {}): Answer {
+function errorAnswer(status: number, options: OpenAiErrorOptions & { code?: string } = {}): JsonAnswer {
   return {
     status,
     headers: options.retryAfter !== undefined ? { 'retry-after': String(options.retryAfter) } : undefined,
@@ -127,7 +126,7 @@ function errorAnswer(status: number, options: OpenAiErrorOptions & { code?: stri
 
 let completionCount = 0;
 
-function completion(model: string | undefined, content: string | null, finishReason: string): Answer {
+function completion(model: string | undefined, content: string | null, finishReason: string): JsonAnswer {
   completionCount += 1;
   return {
     status: 200,
@@ -144,13 +143,11 @@ function completion(model: string | undefined, content: string | null, finishRea
 
 export async function startOpenAiServer(options: OpenAiServerOptions = {}): Promise<OpenAiServer> {
   const basePath = (options.basePath ?? '/v1').replace(/\/+$/, '');
-  const requests: RecordedOpenAiRequest[] = [];
   const script: Step[] = [];
-  const timers = new Set<NodeJS.Timeout>();
   let reply = options.reply ?? defaultOpenAiReply;
   let delayMs = options.delayMs ?? 0;
 
-  const answerFor = (req: RecordedOpenAiRequest): { answer: Answer; delayMs: number } => {
+  const answerFor = (req: RecordedOpenAiRequest): { answer: JsonAnswer; delayMs: number } => {
     if (req.method !== 'POST' || req.path !== `${basePath}/chat/completions`) {
       return { answer: errorAnswer(404, { message: `no such route: ${req.method} ${req.path}` }), delayMs: 0 };
     }
@@ -168,48 +165,17 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     return { answer: completion(req.body.model, reply(req.body, req), 'stop'), delayMs };
   };
 
-  const handle = async (incoming: IncomingMessage, res: ServerResponse) => {
-    const raw = await readBody(incoming);
-    const record: RecordedOpenAiRequest = {
-      method: incoming.method ?? 'GET',
-      path: (incoming.url ?? '/').split('?')[0]!,
-      headers: incoming.headers,
-      body: parseJson(raw),
-      clientAborted: false,
-    };
-    requests.push(record);
-    res.on('close', () => {
-      if (!res.writableEnded) record.clientAborted = true;
-    });
-
-    const { answer, delayMs: wait } = answerFor(record);
-    const send = () => {
-      if (res.destroyed) return;
-      res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers });
-      res.end(JSON.stringify(answer.body));
-    };
-    if (wait <= 0) return send();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      send();
-    }, wait);
-    timers.add(timer);
-  };
-
-  const server = createServer((req, res) => {
-    handle(req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
-      res.end(String(error));
-    });
+  const server = await startScriptedJsonServer<RecordedOpenAiRequest>({
+    contentType: 'application/json',
+    record: (received) => received,
+    answer: answerFor,
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
 
   const push = (answer: Step['answer'], stepDelay?: number) => script.push({ answer, delayMs: stepDelay });
 
   return {
-    url: `http://127.0.0.1:${port}${basePath}`,
-    requests,
+    url: `${server.origin}${basePath}`,
+    requests: server.requests,
     nextReply: (text, stepDelay) => push((req) => completion(req.body.model, text, 'stop'), stepDelay),
     nextError: (status, { delayMs: stepDelay, ...errorOptions } = {}) =>
       push(() => errorAnswer(status, errorOptions), stepDelay),
@@ -228,34 +194,10 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     },
     reset: () => {
       script.length = 0;
-      requests.length = 0;
+      server.requests.length = 0;
       reply = options.reply ?? defaultOpenAiReply;
       delayMs = options.delayMs ?? 0;
     },
-    close: async () => {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      // Delayed answers keep connections open; drop them so close() does not wait for them.
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-    },
+    close: () => server.close(),
   };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function parseJson(raw: string): OpenAiRequestBody {
-  try {
-    const parsed: unknown = JSON.parse(raw);
-    return typeof parsed === 'object' && parsed !== null ? (parsed as OpenAiRequestBody) : {};
-  } catch {
-    return {};
-  }
 }

@@ -10,10 +10,9 @@
 // the requested engine (EngineNotSupportedException). It answers with real, decodable MP3 whose
 // duration grows with the text, and it can be scripted to throttle, fail, slow down or go away.
 import { randomUUID } from 'node:crypto';
-import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Mp3Encoder } from '@breezystack/lamejs';
+import { closeNow, listenOnLoopback, readBody } from './loopback-http.ts';
 
 export interface PollyVoiceFixture {
   Id: string;
@@ -238,12 +237,9 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
   });
   // Longer than the SDK agent keeps idle sockets, so a reused socket is never closed under a request.
   server.keepAliveTimeout = 60_000;
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
 
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: await listenOnLoopback(server),
     synthRequests,
     get describeCount() {
       return describeCount;
@@ -274,10 +270,7 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
       pendingFailures.length = 0;
       outage = false;
     },
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((resolve, reject) => server.close((e) => (e ? reject(e) : resolve())));
-    },
+    close: () => closeNow(server),
   };
 }
 
@@ -358,12 +351,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
     ...headers,
   });
   res.end(json);
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return Buffer.concat(parts);
 }
 
 function requestId(): string {
