@@ -125,12 +125,14 @@ export interface EspeakSynthesizer extends Synthesizer {
   close(): Promise<void>;
 }
 
-// One worker per core beyond the first, at most two. The core left over keeps the main thread (HTTP,
-// JSON, PGlite's WebAssembly database) responsive while audio is made; on this project's 2-core
-// machines that means one worker, so replies are synthesized one at a time, as fast as before, while
-// the API goes on answering. Two is the cap because each worker holds its own compiled 18 MB module
-// plus 32 MB of WebAssembly memory per run, and chat replies are short: speech-cache.ts already
-// runs the pieces of one reply concurrently, so more workers mostly help many replies at once.
+// One worker per core beyond the first, at most two. Besides its own thread, each call keeps V8's
+// shared background threads busy for about as long again (measured per thread; most likely garbage
+// collection after each fresh 32 MB instance), so one call already uses more than one core. On this
+// project's 2-core machines that means one worker: calls are synthesized one at a time, about as fast
+// as on the main thread before, and the main thread (HTTP, JSON, PGlite's WebAssembly database) keeps
+// a core. Two workers there measured no faster and let the event loop lag more. Two is the cap
+// because each worker adds about 190 MB of resident memory (its own isolate, compiled 18 MB module
+// and instances), and chat replies come in a few short pieces.
 function defaultWorkers(): number {
   return Math.max(1, Math.min(2, availableParallelism() - 1));
 }
