@@ -52,14 +52,20 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
 
   const model = createChatModel(config.llm);
 
+  // What close() releases besides the database: SDK clients' sockets, eSpeak's worker threads.
+  const releases: Array<() => void | Promise<void>> = [];
+
   let synthesizer: Synthesizer;
   let voices: VoiceCatalogue;
   if (config.speech.engine === 'polly') {
     const polly = createPollyClient({ region: config.aws.region, endpoint: config.speech.endpoint, credentials: config.aws.credentials });
+    releases.push(() => polly.destroy());
     synthesizer = createPollySynthesizer({ client: polly, engine: config.speech.pollyEngine });
     voices = createPollyVoiceCatalogue({ client: polly, engine: config.speech.pollyEngine });
   } else {
-    synthesizer = createEspeakSynthesizer();
+    const espeak = createEspeakSynthesizer();
+    releases.push(() => espeak.close());
+    synthesizer = espeak;
     voices = createEspeakVoiceCatalogue();
   }
 
@@ -67,13 +73,15 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   let audioFiles: FileAudioStore | undefined;
   const storage = config.storage;
   if (storage.kind === 's3') {
+    const s3 = createS3Client({
+      region: config.aws.region,
+      endpoint: storage.endpoint,
+      forcePathStyle: storage.forcePathStyle,
+      credentials: config.aws.credentials,
+    });
+    releases.push(() => s3.destroy());
     store = createS3AudioStore({
-      client: createS3Client({
-        region: config.aws.region,
-        endpoint: storage.endpoint,
-        forcePathStyle: storage.forcePathStyle,
-        credentials: config.aws.credentials,
-      }),
+      client: s3,
       bucket: storage.bucket,
       region: config.aws.region,
       endpoint: storage.endpoint,
@@ -107,7 +115,11 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   const close = async () => {
     if (closed) return;
     closed = true;
-    await database.close();
+    try {
+      for (const release of releases) await release();
+    } finally {
+      await database.close();
+    }
   };
 
   return {

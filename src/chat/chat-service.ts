@@ -55,21 +55,25 @@ export function createChatService(deps: ChatServiceDeps) {
     };
   }
 
-  /** Every model message gets the URL of its audio in the session's current voice. */
-  async function withHistory(
-    session: SessionRecord,
-    turns: ChatTurn[],
+  /** The history in the response shape, text only: what a chat without voice would return. */
+  const textOnly = (turns: ChatTurn[]): ChatMessage[] =>
+    turns.map(({ role, content }) => ({ role, content, audio_url: null }));
+
+  /**
+   * Every model message gets the URL of its audio in the session's current voice, built from the
+   * hash alone. Kept apart from textOnly so that Server-Timing's audio-urls phase is exactly the cost
+   * that voice adds to a read.
+   */
+  async function addAudioUrls(
+    history: ChatMessage[],
+    voice: string,
     override?: { index: number; audioUrl: string | null },
-  ): Promise<ChatSessionResponse> {
-    const voice = voiceOf(session);
-    const history: ChatMessage[] = new Array(turns.length);
-    for (let i = 0; i < turns.length; i++) {
-      const { role, content } = turns[i]!;
-      const audio_url =
-        role === 'user' ? null : i === override?.index ? override.audioUrl : await speech.urlFor(content, voice);
-      history[i] = { role, content, audio_url };
+  ): Promise<void> {
+    for (let i = 0; i < history.length; i++) {
+      const message = history[i]!;
+      if (message.role !== 'model') continue;
+      message.audio_url = i === override?.index ? override.audioUrl : await speech.urlFor(message.content, voice);
     }
-    return { ...summary(session), history };
   }
 
   async function findOrThrow(id: string): Promise<SessionRecord> {
@@ -98,7 +102,9 @@ export function createChatService(deps: ChatServiceDeps) {
       const [session, turns] = await timing.measure('db', () =>
         Promise.all([findOrThrow(id), sessions.messages(id)]),
       );
-      return timing.measure('audio-urls', () => withHistory(session, turns));
+      const history = textOnly(turns);
+      await timing.measure('audio-urls', () => addAudioUrls(history, voiceOf(session)));
+      return { ...summary(session), history };
     },
 
     async postMessage(id: string, message: string, timing = untimed): Promise<ChatSessionResponse> {
@@ -125,9 +131,11 @@ export function createChatService(deps: ChatServiceDeps) {
       const [current, turns] = await timing.measure('db-history', () =>
         Promise.all([findOrThrow(id), sessions.messages(id)]),
       );
-      return timing.measure('audio-urls', () =>
-        withHistory(current, turns, { index: replySeq - 1, audioUrl }),
+      const history = textOnly(turns);
+      await timing.measure('audio-urls', () =>
+        addAudioUrls(history, voiceOf(current), { index: replySeq - 1, audioUrl }),
       );
+      return { ...summary(current), history };
     },
 
     async delete(id: string): Promise<void> {

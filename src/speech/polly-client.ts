@@ -9,10 +9,10 @@ export interface PollyClientOptions {
   /** POLLY_ENDPOINT: a proxy or a test server. Unset: the AWS endpoint of the region. */
   endpoint?: string | undefined;
   /**
-   * Only for tests against a loopback server. Production leaves this unset, so the SDK's default
-   * chain finds the credentials (environment, shared files, SSO, container or instance role).
+   * AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when the config has them.
+   * Unset, the SDK's default chain finds them (shared files, SSO, container or instance role).
    */
-  credentials?: { accessKeyId: string; secretAccessKey: string } | undefined;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string } | undefined;
 }
 
 export function createPollyClient(opts: PollyClientOptions): PollyClient {

@@ -8,7 +8,9 @@ export interface AudioStore {
   put(key: string, mp3: Uint8Array): Promise<void>;
   /**
    * The URL a browser GETs. Never makes a network call: the read path calls it once per model
-   * message. Async only because presigning may need to resolve (cached) credentials.
+   * message. Async only because presigning may need to resolve (cached) credentials. It only
+   * formats, so it does not re-check the key (that check cost as much as the hash on the read
+   * path); has() and put(), which touch storage, reject anything that is not an audio key.
    */
   url(key: string): Promise<string>;
 }

@@ -71,7 +71,6 @@ export function createFileAudioStore(opts: FileAudioStoreOptions): FileAudioStor
     },
 
     async url(key) {
-      pathOf(key);
       return urlPrefix + key;
     },
   };

@@ -82,10 +82,7 @@ export function createS3AudioStore(opts: S3AudioStoreOptions): AudioStore {
 
 function publicUrl(base: string): AudioStore['url'] {
   const prefix = base.replace(/\/+$/, '') + '/';
-  return async (key) => {
-    checkKey(key);
-    return prefix + key;
-  };
+  return async (key) => prefix + key;
 }
 
 /**
@@ -103,7 +100,6 @@ function presignedUrl(opts: S3AudioStoreOptions, origin: S3BucketOrigin): AudioS
   const now = opts.now ?? Date.now;
   const credentials = opts.client.config.credentials;
   return async (key) => {
-    checkKey(key);
     // Memoized by the SDK: no network call unless expiring role credentials need a refresh. A URL
     // signed with temporary credentials stops working when their session ends, whatever its TTL.
     const creds = await credentials();
