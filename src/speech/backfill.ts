@@ -8,6 +8,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
+import { mapBounded } from './bounded.ts';
 import type { SpeechCache } from './speech-cache.ts';
 
 export interface BackfillProgress {
@@ -133,7 +134,7 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
     counts.uniquePairs += pairs.size;
     report();
 
-    await forEachBounded([...pairs.values()], concurrency, ensureOne, signal);
+    await mapBounded([...pairs.values()], concurrency, ensureOne, signal);
     const pageDone = counts.present + counts.synthesized + counts.failed === counts.uniquePairs;
     if (rows.length < pageSize && pageDone) {
       complete = true;
@@ -177,13 +178,4 @@ function readPage(db: Database, opts: { sessionId: string | undefined; after: { 
     )
     .orderBy(asc(chatMessages.sessionId), asc(chatMessages.seq))
     .limit(opts.limit);
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight; after an abort, starts no new call. */
-async function forEachBounded<T>(items: T[], limit: number, fn: (item: T) => Promise<void>, signal: AbortSignal | undefined) {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length && !signal?.aborted) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }

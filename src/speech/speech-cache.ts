@@ -2,6 +2,7 @@
 // under a content-addressed key, synthesized only on a miss and only once for concurrent misses.
 import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from './audio-key.ts';
+import { mapBounded } from './bounded.ts';
 import { splitForSpeech } from './chunk-text.ts';
 import { joinMp3 } from './mp3.ts';
 import { toSpeechText } from './speech-text.ts';
@@ -46,7 +47,7 @@ export function createSpeechCache({ synthesizer, store, keyPrefix, concurrency =
   async function synthesize(replyText: string, voiceId: string): Promise<{ mp3: Uint8Array; characters: number }> {
     const speech = toSpeechText(replyText) || NOTHING_TO_READ;
     const pieces = splitForSpeech(speech, synthesizer.maxChars);
-    const mp3s = await mapWithConcurrency(pieces, concurrency, (piece) => synthesizer.synthesize(piece, voiceId));
+    const mp3s = await mapBounded(pieces, concurrency, (piece) => synthesizer.synthesize(piece, voiceId));
     return { mp3: joinMp3(mp3s), characters: pieces.reduce((n, p) => n + p.length, 0) };
   }
 
@@ -70,18 +71,4 @@ export function createSpeechCache({ synthesizer, store, keyPrefix, concurrency =
       return work;
     },
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` calls in flight, keeping the results in order. */
-async function mapWithConcurrency<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
