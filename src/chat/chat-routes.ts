@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { ServerTiming } from '../http/server-timing.ts';
+import { withServerTiming } from '../http/server-timing.ts';
 import { errorResponses, NonBlank, Uuid } from '../http/schemas.ts';
 import type { ChatService } from './chat-service.ts';
 
@@ -80,12 +80,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         response: { 200: session, ...errorResponses(400, 404) },
       },
     },
-    async (req, reply) => {
-      const timing = new ServerTiming();
-      const result = await chat.get(req.params.session_id, timing);
-      reply.header('server-timing', timing.header());
-      return result;
-    },
+    (req, reply) => withServerTiming(reply, (timing) => chat.get(req.params.session_id, timing)),
   );
 
   app.post(
@@ -102,12 +97,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         response: { 200: session, ...errorResponses(400, 404, 429, 502, 504) },
       },
     },
-    async (req, reply) => {
-      const timing = new ServerTiming();
-      const result = await chat.postMessage(req.params.session_id, req.body.message, timing);
-      reply.header('server-timing', timing.header());
-      return result;
-    },
+    (req, reply) => withServerTiming(reply, (timing) => chat.postMessage(req.params.session_id, req.body.message, timing)),
   );
 
   app.delete(

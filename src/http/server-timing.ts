@@ -1,6 +1,8 @@
 // Collects how long each phase of a request took, for the Server-Timing response header. Browsers'
 // dev tools show it, and the benchmarks read it to split server time into database, LLM, speech
 // and URL building without instrumenting anything else.
+import type { FastifyReply } from 'fastify';
+
 export class ServerTiming {
   private readonly phases: Array<[string, number]> = [];
 
@@ -16,4 +18,12 @@ export class ServerTiming {
   header(): string {
     return this.phases.map(([name, ms]) => `${name};dur=${ms.toFixed(3)}`).join(', ');
   }
+}
+
+/** Runs a handler's work with a fresh ServerTiming and sets the Server-Timing header from it. */
+export async function withServerTiming<T>(reply: FastifyReply, work: (timing: ServerTiming) => Promise<T>): Promise<T> {
+  const timing = new ServerTiming();
+  const result = await work(timing);
+  reply.header('server-timing', timing.header());
+  return result;
 }
