@@ -20,6 +20,14 @@ try {
 
 const parts = product.describe();
 log.info(parts, 'starting');
+// A default voice the engine cannot speak would leave every persona-less reply without audio. Checked
+// in the background: Polly may be briefly unreachable at start, and that must not block the API.
+product.app.voices.problemWith(config.defaultVoiceId).then(
+  (problem) => {
+    if (problem) log.error(`DEFAULT_POLLY_VOICE_ID: ${problem}; replies without a persona voice will have no audio`);
+  },
+  (err: unknown) => log.warn({ err }, 'could not check DEFAULT_POLLY_VOICE_ID against the speech engine'),
+);
 if (config.llm.provider === 'offline') {
   log.warn('LLM_PROVIDER=offline: replies are deterministic text written without any AI; set GEMINI_API_KEY or LLM_PROVIDER=openai for real replies');
 }
