@@ -1,6 +1,7 @@
 // Builds the Fastify application from its dependencies, so tests build the same app and call
 // inject(). Listening, signals and the process belong to main.ts.
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -10,6 +11,7 @@ import { Type } from 'typebox';
 import { chatRoutes, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema } from './chat/chat-routes.ts';
 import type { ChatService } from './chat/chat-service.ts';
 import { errorHandler } from './http/error-handler.ts';
+import { jsonBody } from './http/json-body.ts';
 import { formatValidationErrors } from './http/validation.ts';
 import { ErrorSchema } from './http/schemas.ts';
 import { personaRoutes, PersonaSchema } from './personas/persona-routes.ts';
@@ -26,6 +28,8 @@ export interface AppDeps {
   /** Set when audio lives on this machine: the API serves it under /audio. */
   audioFiles: FileAudioStore | undefined;
   maxMessageChars: number;
+  /** Origins allowed by CORS: undefined for none, ['*'] for any. */
+  corsOrigins?: string[] | undefined;
   /** Runs when the app closes, after in-flight requests finished (closes the database). */
   onClose?: () => Promise<void>;
 }
@@ -58,6 +62,17 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
 
   // The API speaks JSON only; a text/plain body gets a 415 rather than "body must be object".
   app.removeContentTypeParser('text/plain');
+  await app.register(jsonBody);
+  if (deps.corsOrigins) {
+    // Browsers on another origin (a frontend's dev server, say) may call the API and read its
+    // Server-Timing and request id. Credentials are never allowed: the API has no cookies.
+    await app.register(cors, {
+      origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
+      methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
+      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
 
   // A request already in flight when close() starts keeps its keep-alive socket open after its
   // response, and server.close() would wait for the client to hang up (up to keepAliveTimeout).

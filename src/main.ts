@@ -20,14 +20,30 @@ try {
 
 const parts = product.describe();
 log.info(parts, 'starting');
-// A default voice the engine cannot speak would leave every persona-less reply without audio. Checked
-// in the background: Polly may be briefly unreachable at start, and that must not block the API.
-product.app.voices.problemWith(config.defaultVoiceId).then(
-  (problem) => {
-    if (problem) log.error(`DEFAULT_POLLY_VOICE_ID: ${problem}; replies without a persona voice will have no audio`);
-  },
-  (err: unknown) => log.warn({ err }, 'could not check DEFAULT_POLLY_VOICE_ID against the speech engine'),
-);
+// A default voice the engine cannot speak is a bad value like any other: every persona-less reply
+// would go without audio. It stops the start when the engine answers. When the engine cannot be
+// asked (Polly unreachable, or slow to answer), the API starts anyway and says so: an outage of
+// Polly must not keep the chat down.
+const DEFAULT_VOICE_CHECK_MS = 5_000;
+const voiceCheck = product.app.voices.problemWith(config.defaultVoiceId);
+const voiceProblem = await Promise.race([
+  voiceCheck.catch((err: unknown) => {
+    log.warn({ err }, 'could not check DEFAULT_POLLY_VOICE_ID against the speech engine; starting anyway');
+    return null;
+  }),
+  new Promise<'slow'>((resolve) => setTimeout(resolve, DEFAULT_VOICE_CHECK_MS, 'slow').unref()),
+]);
+if (voiceProblem === 'slow') {
+  log.warn('the speech engine did not list its voices in time; DEFAULT_POLLY_VOICE_ID is checked in the background');
+  voiceCheck.then(
+    (problem) => problem && log.error(`DEFAULT_POLLY_VOICE_ID: ${problem}`),
+    () => {},
+  );
+} else if (voiceProblem) {
+  log.fatal(`invalid configuration: DEFAULT_POLLY_VOICE_ID: ${voiceProblem}`);
+  await app.close();
+  process.exit(1);
+}
 if (config.llm.provider === 'offline') {
   log.warn('LLM_PROVIDER=offline: replies are deterministic text written without any AI; set GEMINI_API_KEY or LLM_PROVIDER=openai for real replies');
 }

@@ -109,6 +109,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     defaultVoiceId: config.defaultVoiceId,
     llmTimeoutMs: config.llmTimeoutMs,
     llmHistoryLimit: config.llmHistoryLimit,
+    speechTimeoutMs: config.speechTimeoutMs,
   });
 
   let closed = false;
@@ -123,7 +124,15 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   };
 
   return {
-    app: { personas, chat, voices, audioFiles, maxMessageChars: config.maxMessageChars, onClose: close },
+    app: {
+      personas,
+      chat,
+      voices,
+      audioFiles,
+      maxMessageChars: config.maxMessageChars,
+      corsOrigins: config.corsOrigins,
+      onClose: close,
+    },
     database,
     speech,
     synthesizer,

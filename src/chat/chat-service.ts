@@ -35,6 +35,7 @@ export interface ChatServiceDeps {
   defaultVoiceId: string;
   llmTimeoutMs: number;
   llmHistoryLimit: number;
+  speechTimeoutMs: number;
 }
 
 /** Used where no caller wants the phases; measuring costs two performance.now() calls. */
@@ -143,14 +144,32 @@ export function createChatService(deps: ChatServiceDeps) {
     },
   };
 
-  /** A failed synthesis or upload leaves the reply without audio, never without text. */
+  /**
+   * A failed synthesis or upload leaves the reply without audio, never without text. So does a slow
+   * one: after SPEECH_TIMEOUT_MS the POST answers with audio_url null, and the synthesis goes on into
+   * the cache, where the next read of the history finds it under the same URL.
+   */
   async function audioFor(reply: string, voice: string): Promise<string | null> {
+    const key = speech.keyFor(reply, voice);
+    const work = speech.ensure(reply, voice);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), deps.speechTimeoutMs);
+    });
     try {
-      return (await speech.ensure(reply, voice)).url;
+      const done = await Promise.race([work, deadline]);
+      if (done !== 'late') return done.url;
+      log.warn({ key, voice }, `reply audio not ready within ${deps.speechTimeoutMs} ms; answering with audio_url null`);
+      work.then(
+        () => log.info({ key, voice }, 'late reply audio is stored'),
+        (err: unknown) => log.error({ err, key, voice }, 'late reply audio failed'),
+      );
+      return null;
     } catch (err) {
-      const key = speech.keyFor(reply, voice);
       log.error({ err, key, voice }, 'reply audio failed; the reply is saved with audio_url null');
       return null;
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

@@ -38,6 +38,15 @@ describe('parseConfig', () => {
     expect(c.storage).toMatchObject({ kind: 's3', bucket: 'my-audio', urlMode: 'public', urlTtlSeconds: 86_400 });
   });
 
+  it('reads CORS_ORIGINS as a list, or "*"', () => {
+    expect(parseConfig({}).corsOrigins).toBeUndefined();
+    expect(parseConfig({ CORS_ORIGINS: 'http://localhost:5173, https://app.example.com' }).corsOrigins).toEqual([
+      'http://localhost:5173',
+      'https://app.example.com',
+    ]);
+    expect(parseConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+  });
+
   it('lets LLM_PROVIDER=offline win over a Gemini key', () => {
     expect(parseConfig({ GEMINI_API_KEY: 'k', LLM_PROVIDER: 'offline' }).llm.provider).toBe('offline');
   });
@@ -64,6 +73,10 @@ describe('parseConfig', () => {
     [{ S3_FORCE_PATH_STYLE: 'maybe' }, 'S3_FORCE_PATH_STYLE'],
     [{ GEMINI_BASE_URL: 'ftp://x' }, 'GEMINI_BASE_URL'],
     [{ MAX_MESSAGE_CHARS: '0' }, 'MAX_MESSAGE_CHARS'],
+    [{ GEMINI_BASE_URL: 'http://user:pw@proxy.local' }, 'GEMINI_BASE_URL'],
+    [{ OPENAI_BASE_URL: 'http://user:pw@proxy.local/v1' }, 'OPENAI_BASE_URL'],
+    [{ CORS_ORIGINS: 'localhost:5173' }, 'CORS_ORIGINS'],
+    [{ SPEECH_TIMEOUT_MS: '-5' }, 'SPEECH_TIMEOUT_MS'],
   ])('names the variable of a bad value: %j', (env, variable) => {
     expect(problems(env).join('\n')).toMatch(new RegExp(`^${variable}: `, 'm'));
   });

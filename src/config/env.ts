@@ -14,10 +14,14 @@ const bool = (dflt: boolean) =>
       .default(dflt ? 'true' : 'false')
       .transform((v) => v === 'true' || v === '1' || v === 'yes'),
   );
+// fetch refuses URLs with user:password@ in them, and a password there would end up in logs.
+const withoutCredentials = (u: string) => !/^[a-z]+:\/\/[^/]*@/i.test(u);
+const CREDENTIALS_MESSAGE = 'must not contain user:password@ (keys go in their own variables)';
 const httpUrl = z.preprocess(
   emptyToUndefined,
   z
     .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    .refine(withoutCredentials, CREDENTIALS_MESSAGE)
     .transform((u) => u.replace(/\/+$/, ''))
     .optional(),
 );
@@ -50,6 +54,7 @@ const schema = z
       emptyToUndefined,
       z
         .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+        .refine(withoutCredentials, CREDENTIALS_MESSAGE)
         .default('http://127.0.0.1:11434/v1'),
     ),
     OPENAI_API_KEY: optionalString,
@@ -57,6 +62,20 @@ const schema = z
     LLM_TIMEOUT_MS: int(1, 600_000, 60_000),
     LLM_HISTORY_LIMIT: int(0, 10_000, 40),
     MAX_MESSAGE_CHARS: int(1, 1_000_000, 10_000),
+    // How long a POST waits for a reply's audio before answering with audio_url null; the
+    // synthesis goes on and lands in the cache, so the next read finds it.
+    SPEECH_TIMEOUT_MS: int(1, 600_000, 30_000),
+    // Origins allowed to call the API from a browser: unset (no CORS), "*", or a comma-separated list.
+    CORS_ORIGINS: z.preprocess(
+      emptyToUndefined,
+      z
+        .string()
+        .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+        .refine((list) => list.every((o) => o === '*' || /^https?:\/\/[^/\s]+$/.test(o)), {
+          message: 'must be "*" or a comma-separated list of origins such as http://localhost:5173',
+        })
+        .optional(),
+    ),
 
     AWS_REGION: z.preprocess(emptyToUndefined, z.string().regex(/^[a-z0-9-]+$/).default('us-east-1')),
     AWS_ACCESS_KEY_ID: optionalString,
@@ -133,6 +152,9 @@ export interface Config {
   llmTimeoutMs: number;
   llmHistoryLimit: number;
   maxMessageChars: number;
+  speechTimeoutMs: number;
+  /** Undefined: no CORS headers. ['*']: any origin. */
+  corsOrigins: string[] | undefined;
   aws: {
     region: string;
     /** Unset: the SDK's default credential chain (profile, SSO, container or instance role). */
@@ -186,6 +208,8 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     llmTimeoutMs: env.LLM_TIMEOUT_MS,
     llmHistoryLimit: env.LLM_HISTORY_LIMIT,
     maxMessageChars: env.MAX_MESSAGE_CHARS,
+    speechTimeoutMs: env.SPEECH_TIMEOUT_MS,
+    corsOrigins: env.CORS_ORIGINS,
     aws: {
       region: env.AWS_REGION,
       credentials:

@@ -54,7 +54,9 @@ async function errorHandlerPlugin(app: FastifyInstance) {
       const message =
         fastifyErr.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
           ? `content-type ${request.headers['content-type'] ?? '(none)'} is not supported; send application/json`
-          : fastifyErr.message;
+          : fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+            ? `the request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'this route'} bytes`
+            : fastifyErr.message;
       return reply.code(status).send(body(status, message));
     }
     request.log.error({ err: rawErr }, 'unhandled error');

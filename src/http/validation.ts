@@ -26,6 +26,8 @@ function sentence(e: FastifySchemaValidationError, where: string): string {
     case 'pattern':
       // Our only pattern is \S: the field must contain something other than whitespace.
       return `${where} must not be empty or whitespace only`;
+    case 'minLength':
+      return e.params.limit === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}`;
     case 'minProperties':
       return `${where} must contain at least one field to change`;
     case 'format':

@@ -25,6 +25,12 @@ describe('replyWithin', () => {
     expect(seen?.signal.aborted).toBe(false);
   });
 
+  it('drops NUL characters, which PostgreSQL cannot store, and fails a reply left empty', async () => {
+    expect(await replyWithin(modelThat(async () => 'a\u0000b'), request, 1_000)).toBe('ab');
+    const failure = await failureOf(replyWithin(modelThat(async () => '\u0000 \u0000'), request, 1_000));
+    expect(failure).toMatchObject({ failure: 'failed', message: 'fake returned no text' });
+  });
+
   it('gives up at the deadline even when the provider ignores its signal', async () => {
     let signal: AbortSignal | undefined;
     const started = Date.now();

@@ -71,8 +71,9 @@ export async function replyWithin(
       controller.abort(deadlineError);
     }, timeoutMs);
   });
+  let reply: string;
   try {
-    return await Promise.race([model.reply({ ...request, signal: controller.signal }), deadline]);
+    reply = await Promise.race([model.reply({ ...request, signal: controller.signal }), deadline]);
   } catch (error) {
     // Once the deadline has passed, whatever the provider made of the abort is the deadline's doing.
     if (controller.signal.aborted) throw deadlineError;
@@ -83,4 +84,8 @@ export async function replyWithin(
   } finally {
     clearTimeout(timer);
   }
+  // PostgreSQL text cannot hold U+0000; a model that emits one must not cost the reply.
+  reply = reply.replaceAll('\u0000', '');
+  if (!reply.trim()) throw new LlmError(model.provider, 'failed', `${model.provider} returned no text`);
+  return reply;
 }

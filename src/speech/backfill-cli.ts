@@ -3,11 +3,13 @@
 // the summary to stdout.
 //
 // Exit codes: 0 all audio present, 1 some items failed (or the run itself failed), 2 bad arguments
-// or unknown session, 130 interrupted by SIGINT (run again to continue: done audio is skipped).
+// or unknown session, 3 could not start (the embedded database is in use by the API, say), 130
+// interrupted by SIGINT (run again to continue: done audio is skipped). A bad configuration exits 1
+// with the variable's name, like the API.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '../config/env.ts';
-import { wireProduct } from '../wiring.ts';
+import { wireProduct, type Product } from '../wiring.ts';
 import { backfillAudio, BackfillScopeError, type BackfillProgress, type BackfillSummary } from './backfill.ts';
 
 const USAGE = 'usage: npm run audio:backfill [-- --session SESSION_ID] [--concurrency N]';
@@ -40,7 +42,13 @@ const config = loadConfigOrExit();
 
 // Warnings and errors only, on stderr, so stdout carries nothing but the summary.
 const log = pino({ level: 'warn' }, pino.destination({ dest: 2, sync: true }));
-const product = await wireProduct(config, log);
+let product: Product;
+try {
+  product = await wireProduct(config, log);
+} catch (err) {
+  console.error(`could not start: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(3);
+}
 
 // The first Ctrl-C lets the items in flight finish and still prints the summary; a second one quits.
 const controller = new AbortController();

@@ -212,8 +212,15 @@ describe('toSpeechText', () => {
       expect(toSpeechText('Answer first.\n<think>then rambling')).toBe('Answer first.');
     });
 
-    it('drops reasoning that starts without its opening tag', () => {
-      expect(toSpeechText('The user asks about cats.</think>Cats are great.')).toBe('Cats are great.');
+    it('drops reasoning that starts without its opening tag, up to a closing tag that ends its line', () => {
+      expect(toSpeechText('The user asks about cats.\n</think>\n\nCats are great.')).toBe('Cats are great.');
+      expect(toSpeechText('The user asks about cats.</think>\nCats are great.')).toBe('Cats are great.');
+    });
+
+    it('keeps prose that mentions a closing tag mid-sentence', () => {
+      expect(toSpeechText('The closing tag </think> is used by models. After it, text.')).toBe(
+        'The closing tag is used by models. After it, text.',
+      );
     });
 
     it('keeps a mention of the tag inside code', () => {

@@ -42,10 +42,14 @@ const protectEscapes = (s: string): string =>
 const REASONING_TAGS = 'think|thinking|reasoning';
 
 function dropReasoning(text: string): string {
-  // Some models put the opening tag in the prompt template, so the reply starts mid-reasoning.
-  const orphanClose = new RegExp(`^(?:(?!<(?:${REASONING_TAGS})>)[\\s\\S])*?</(?:${REASONING_TAGS})>`, 'i');
+  // Some models put the opening tag in the prompt template, so the reply starts mid-reasoning and
+  // the closing tag ends a line of its own. A closing tag inside a sentence ("the </think> tag") is
+  // prose, not the end of reasoning.
+  const orphanClose = new RegExp(`^(?:(?!<(?:${REASONING_TAGS})>)[\\s\\S])*?</(?:${REASONING_TAGS})>[ \\t]*(?=\\n|$)`, 'i');
   const block = new RegExp(`(^|\\n)[ \\t]*<(${REASONING_TAGS})>[\\s\\S]*?(?:</\\2>|$)`, 'gi');
-  return text.replace(orphanClose, '').replace(block, '$1');
+  // What is left of the tags is markup, not words; a tag quoted as `code` stays.
+  const strayTag = new RegExp(`(?<!\`)</?(?:${REASONING_TAGS})>(?!\`)`, 'gi');
+  return text.replace(orphanClose, '').replace(block, '$1').replace(strayTag, '');
 }
 
 function dropHtmlBlocks(text: string): string {

@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { basename, dirname } from 'node:path';
+import { NotFoundError } from '../http/errors.ts';
 import { isAudioKey } from '../speech/audio-key.ts';
 import { AUDIO_CACHE_CONTROL, AUDIO_CONTENT_TYPE } from './audio-store.ts';
 import { AUDIO_ROUTE_PREFIX, type FileAudioStore } from './file-audio-store.ts';
@@ -61,6 +62,12 @@ const audioFileRoutesPlugin: FastifyPluginAsync<AudioFileRoutesOptions> = async 
         // can be named. A 404 rather than a 400: a non-key is simply not a file we have.
         const key = request.params['*'];
         if (!isAudioKey(key)) return reply.callNotFound();
+        // A well-formed key without a file: audio for a voice chosen after the reply was written.
+        if (!(await store.has(key))) {
+          throw new NotFoundError(
+            `audio ${key} not found: it is made when a reply is posted; after a voice change, npm run audio:backfill makes it`,
+          );
+        }
         const path = store.pathOf(key);
         return reply.sendFile(basename(path), dirname(path));
       },

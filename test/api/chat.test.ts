@@ -102,7 +102,8 @@ describe('posting a message', () => {
   });
 
   it.each([
-    [{ message: '' }, /body\/message must NOT have fewer than 1 characters/],
+    [{ message: '' }, /body\/message must not be empty/],
+    [{ message: 'a\u0000b' }, /body\/message must not contain the NUL character/],
     [{ message: ' \n\t ' }, /body\/message must not be empty or whitespace only/],
     [{ message: 42 }, /body\/message must be string/],
     [{ message: null }, /body\/message must be string/],
@@ -121,6 +122,24 @@ describe('posting a message', () => {
     const s = await newSession();
     expect((await send(s.session_id, { message: 'x'.repeat(50) })).statusCode).toBe(200);
     expect((await send(s.session_id, { message: '🙂'.repeat(50) })).statusCode).toBe(200);
+  });
+
+  it('reads an empty body sent as application/json as no body', async () => {
+    const res = await t.app.inject({ method: 'POST', url: '/api/chat', headers: { 'content-type': 'application/json' }, payload: '' });
+    expect(res.statusCode).toBe(201);
+    const del = await t.app.inject({
+      method: 'DELETE',
+      url: `/api/chat/${res.json().session_id}`,
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(del.statusCode).toBe(204);
+  });
+
+  it('answers a body over the limit with a 413 that states the limit', async () => {
+    const s = await newSession();
+    const res = await send(s.session_id, { message: 'x'.repeat(2 * 1024 * 1024) });
+    expect(res.statusCode).toBe(413);
+    expect(res.json().message).toMatch(/larger than the limit of \d+ bytes/);
   });
 
   it('rejects invalid JSON and a missing body with a 400', async () => {

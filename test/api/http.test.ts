@@ -52,6 +52,28 @@ describe('service endpoints', () => {
     expect(res.headers['x-request-id']).toBe('abc-123');
   });
 
+  it('sends no CORS headers unless CORS_ORIGINS allows an origin', async () => {
+    const res = await t.app.inject({ method: 'GET', url: '/healthz', headers: { origin: 'http://localhost:5173' } });
+    expect(res.headers['access-control-allow-origin']).toBeUndefined();
+
+    const withCors = await startTestApp({ CORS_ORIGINS: 'http://localhost:5173' });
+    try {
+      const preflight = await withCors.app.inject({
+        method: 'OPTIONS',
+        url: '/api/personas',
+        headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST' },
+      });
+      expect(preflight.statusCode).toBe(204);
+      expect(preflight.headers['access-control-allow-origin']).toBe('http://localhost:5173');
+      const other = await withCors.app.inject({ method: 'GET', url: '/healthz', headers: { origin: 'http://evil.example' } });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+      const allowed = await withCors.app.inject({ method: 'GET', url: '/healthz', headers: { origin: 'http://localhost:5173' } });
+      expect(allowed.headers['access-control-expose-headers']).toMatch(/server-timing/);
+    } finally {
+      await withCors.close();
+    }
+  });
+
   it('answers a wrong content type with 415', async () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/personas', headers: { 'content-type': 'text/plain' }, payload: 'name=x' });
     expect(res.statusCode).toBe(415);

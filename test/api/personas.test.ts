@@ -51,7 +51,9 @@ describe('personas', () => {
 
   it.each([
     [{}, /body must have the field "name"/],
-    [{ name: '' }, /body\/name must NOT have fewer than 1 characters/],
+    [{ name: '' }, /body\/name must not be empty/],
+    [{ name: 'nul\u0000name' }, /body\/name must not contain the NUL character/],
+    [{ name: 'A', system_prompt: 'x\u0000' }, /body\/system_prompt must not contain the NUL character/],
     [{ name: '   ' }, /body\/name must not be empty or whitespace only/],
     [{ name: 'x'.repeat(101) }, /body\/name must NOT have more than 100 characters/],
     [{ name: 42 }, /body\/name must be string/],

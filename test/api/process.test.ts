@@ -57,16 +57,11 @@ describe('the API process', () => {
     expect(api.output()).not.toContain('turbo-secret');
   });
 
-  it('says at start when DEFAULT_POLLY_VOICE_ID is a voice the engine cannot speak', async () => {
+  it('refuses to start with a DEFAULT_POLLY_VOICE_ID the engine cannot speak', async () => {
     const api = startApi({ DATA_DIR: path.join(dataDir, 'voice-check'), DEFAULT_POLLY_VOICE_ID: 'Bogus' });
-    try {
-      await api.url;
-      while (!/DEFAULT_POLLY_VOICE_ID/.test(api.output())) await new Promise((r) => setTimeout(r, 20));
-      expect(api.output()).toMatch(/DEFAULT_POLLY_VOICE_ID: voice \\"Bogus\\" is not a known voice/);
-    } finally {
-      api.child.kill('SIGTERM');
-      await once(api.child, 'exit');
-    }
+    const [code] = await once(api.child, 'exit');
+    expect(code).toBe(1);
+    expect(api.output()).toMatch(/DEFAULT_POLLY_VOICE_ID: voice \\"Bogus\\" is not a known voice/);
   });
 
   it('finishes the requests in flight on SIGTERM, then exits 0 having closed the database', async () => {

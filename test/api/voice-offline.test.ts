@@ -60,6 +60,32 @@ describe('offline voice', () => {
     });
   });
 
+  it('says why a well-formed audio URL has no file yet', async () => {
+    const res = await t.app.inject({ method: 'GET', url: `/audio/espeak-v1-mp3/${'0'.repeat(64)}.mp3` });
+    expect(res.statusCode).toBe(404);
+    expect(res.json().message).toMatch(/not found: it is made when a reply is posted.*audio:backfill/);
+  });
+
+  it('answers with audio_url null when speech is slower than SPEECH_TIMEOUT_MS, then finishes into the cache', async () => {
+    const slow = await startTestApp({ SPEECH_TIMEOUT_MS: '1' });
+    try {
+      const id = (await slow.app.inject({ method: 'POST', url: '/api/chat' })).json().session_id;
+      const res = await slow.app.inject({ method: 'POST', url: `/api/chat/${id}/message`, payload: { message: 'take your time' } });
+      expect(res.statusCode).toBe(200);
+      const reply = res.json().history[1];
+      expect(reply.audio_url).toBeNull();
+      const key = slow.product.speech.keyFor(reply.content, 'Joanna');
+      const deadline = Date.now() + 20_000;
+      while (!(await slow.product.store.has(key)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(await slow.product.store.has(key)).toBe(true);
+      // The read path names the file that is now there.
+      const history = (await slow.app.inject({ method: 'GET', url: `/api/chat/${id}` })).json().history;
+      expect((await slow.app.inject({ method: 'GET', url: history[1].audio_url })).statusCode).toBe(200);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('serves audio with Range requests and immutable caching', async () => {
     const reply = await replyIn(null, 'Ranges please');
     const res = await t.app.inject({ method: 'GET', url: reply.audio_url, headers: { range: 'bytes=0-99' } });

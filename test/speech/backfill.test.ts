@@ -241,6 +241,17 @@ describe('npm run audio:backfill (the CLI, as a child process)', () => {
     expect(await present(other)).toEqual([false]);
   });
 
+  it('exits 3 with a clear message while the API holds the embedded database', async () => {
+    const running = await startTestApp({}, { reuse: { database: t.database, dataDir: t.dataDir } });
+    try {
+      const { code, stderr } = await cli([]);
+      expect(code).toBe(3);
+      expect(stderr).toMatch(/could not start: the embedded database in .* is in use by process \d+/);
+    } finally {
+      await running.stop();
+    }
+  });
+
   it('exits 2 with a clear message for an unknown or malformed session', async () => {
     const unknown = await cli(['--session', '00000000-0000-4000-8000-000000000000']);
     expect(unknown.code).toBe(2);

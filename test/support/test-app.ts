@@ -15,6 +15,8 @@ export interface TestApp {
   product: Product;
   config: Config;
   dataDir: string;
+  /** The test database behind the app; pass it with dataDir as `reuse` to restart on the same data. */
+  database: TestDatabase;
   /** Lines the product logged, parsed, for asserting on failures it reports. */
   logs: Array<Record<string, unknown>>;
   /** Closes the app and its database handle, keeping the data (for restart tests). */
@@ -30,7 +32,7 @@ export interface TestAppOptions {
   pgliteOnDisk?: boolean;
 }
 
-export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp & { database: TestDatabase }> {
+export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
   const dataDir = opts.reuse?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chat-test-'));
   const config = parseConfig({ DATA_DIR: dataDir, LLM_PROVIDER: 'offline', ...env });
   const database =
