@@ -5,15 +5,28 @@
 // Limits (see DEPENDENCIES.md): s3rver does not verify SigV4 signatures and ignores If-None-Match: *.
 // Its access key and secret are both 'S3RVER'; pass S3_SERVER_CREDENTIALS to the client.
 import type { Server } from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
+interface S3rverObject {
+  bucket: string;
+  key: string;
+  content: Buffer | NodeJS.ReadableStream;
+  metadata: Record<string, string>;
+}
+interface S3rverStore {
+  getResourcePath(bucket: string, key: string, kind: 'object'): string;
+  putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+  putMetadata(bucket: string, key: string, metadata: Record<string, string>, md5: string): Promise<void>;
+}
 interface S3rverInstance {
   run(): Promise<{ address: string; port: number }>;
   close(): Promise<void>;
   httpServer: Server;
+  store: S3rverStore;
 }
 type S3rverConstructor = new (options: Record<string, unknown>) => S3rverInstance;
 
@@ -51,6 +64,7 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
     directory,
     configureBuckets: [{ name: bucket }],
   });
+  fixPutObjectRace(server.store);
   let address: { port: number };
   try {
     address = await server.run();
@@ -79,5 +93,25 @@ export async function startS3Server(opts: { bucket?: string } = {}): Promise<S3T
       await server.close();
       await rm(directory, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * s3rver 3.7.1 answers a PutObject whose body it buffered before the file is written: its
+ * filesystem store ends a write stream and resolves at once (lib/stores/filesystem.js, putObject).
+ * A GET right after the PUT can then read the old bytes, or half of the new ones, which made tests
+ * that fetch fresh audio flaky under load. Buffered bodies are written in full before the answer
+ * here; streamed bodies keep s3rver's own path, which does wait.
+ */
+function fixPutObjectRace(store: S3rverStore): void {
+  const original = store.putObject.bind(store);
+  store.putObject = async (object) => {
+    if (!Buffer.isBuffer(object.content)) return original(object);
+    const path = store.getResourcePath(object.bucket, object.key, 'object');
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(path, object.content);
+    const md5 = createHash('md5').update(object.content).digest('hex');
+    await store.putMetadata(object.bucket, object.key, object.metadata, md5);
+    return { size: object.content.length, md5 };
   };
 }
