@@ -53,6 +53,13 @@ describe('offline chat model', () => {
     expect(text).not.toContain('\n');
   });
 
+  it('keeps the quote short for text without spaces, so a long message never makes a long reply', async () => {
+    const text = await reply('日'.repeat(10_000));
+    expect(text).toContain(`"${'日'.repeat(80)}..."`);
+    expect(text.length).toBeLessThan(400);
+    expect(Array.from(await reply('🙂'.repeat(200))).join('')).toContain('🙂'.repeat(80) + '...');
+  });
+
   it("reflects the persona's first sentence", async () => {
     const asRole = await reply('Hi', 'You are a grumpy old sailor. Never use more than two sentences.');
     expect(asRole).toMatch(/^Speaking as a grumpy old sailor\. /);

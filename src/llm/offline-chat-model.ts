@@ -6,8 +6,10 @@
 import { createHash } from 'node:crypto';
 import type { ChatModel, ChatRequest } from './chat-model.ts';
 
-/** Words of the user's message quoted back. */
+/** Words of the user's message quoted back... */
 const QUOTE_WORDS = 8;
+/** ...and at most this many characters of them: text without spaces (Chinese, Japanese) is one word. */
+const QUOTE_CHARS = 80;
 /** Characters of the persona's first sentence reflected in the reply. */
 const PERSONA_CHARS = 120;
 
@@ -66,6 +68,9 @@ function offlineReply(systemPrompt: string, message: string): string {
 function quoteOf(message: string): string {
   const words = message.replace(/"/g, "'").split(/\s+/).filter(Boolean);
   const quote = words.slice(0, QUOTE_WORDS).join(' ');
+  // Cut by code points, so that an emoji or a surrogate pair is never split.
+  const chars = Array.from(quote);
+  if (chars.length > QUOTE_CHARS) return `${chars.slice(0, QUOTE_CHARS).join('')}...`;
   return words.length > QUOTE_WORDS ? `${quote}...` : quote.replace(/\.+$/, '');
 }
 
