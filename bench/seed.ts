@@ -3,16 +3,15 @@
 // quadratic), so histories are written straight into the database with the product's own Drizzle
 // schema before the API starts. The replies come from a pool whose audio is put into s3rver, so that
 // the naive design's HEAD requests find real objects, as they would in production.
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
-import pg from 'pg';
 import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
 import { chatMessages, chatSessions } from '../src/db/schema.ts';
 import { audioKey, defaultAudioKeyPrefix } from '../src/speech/audio-key.ts';
 import { fakeSpeechMp3 } from '../test/support/polly-server.ts';
+import { createScratchDatabase } from '../test/support/test-database.ts';
 import type { Peers } from './peers.ts';
 import { POLLY_ENGINE, VOICE } from './peers.ts';
 import { markdownReply, userMessage } from './replies.ts';
@@ -43,29 +42,16 @@ export async function createBenchDatabase(postgresUrl: string | undefined): Prom
       destroy: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
-  const name = `bench_${randomBytes(6).toString('hex')}`;
-  await admin(postgresUrl, `CREATE DATABASE ${name}`);
-  const url = new URL(postgresUrl);
-  url.pathname = `/${name}`;
+  const scratch = await createScratchDatabase(postgresUrl, 'bench');
   return {
     kind: 'postgres',
-    apiEnv: { DATA_DIR: dataDir, DATABASE_URL: url.toString() },
-    open: () => openDatabase({ url: url.toString() }),
+    apiEnv: { DATA_DIR: dataDir, DATABASE_URL: scratch.url },
+    open: () => openDatabase({ url: scratch.url }),
     async destroy() {
-      await admin(postgresUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await scratch.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
-}
-
-async function admin(url: string, sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 /** Distinct replies in the seeded histories; each is used many times in a long session. */

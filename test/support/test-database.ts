@@ -19,18 +19,24 @@ export async function createTestDatabase(opts: { pgliteDir?: string } = {}): Pro
   if (!TEST_DATABASE_URL) {
     return { open: () => openDatabase({ pgliteDir: opts.pgliteDir }), drop: async () => {} };
   }
-  const name = `test_${randomBytes(6).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = new URL(TEST_DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    open: () => openDatabase({ url: url.toString() }),
-    drop: () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
-  };
+  const scratch = await createScratchDatabase(TEST_DATABASE_URL, 'test');
+  return { open: () => openDatabase({ url: scratch.url }), drop: scratch.drop };
 }
 
-async function admin(sql: string) {
-  const client = new pg.Client({ connectionString: TEST_DATABASE_URL });
+/**
+ * A new, empty database on a PostgreSQL server (named `<prefix>_<random hex>`), and how to drop it.
+ * The tests and the benchmarks each get one, so runs never see each other's rows.
+ */
+export async function createScratchDatabase(serverUrl: string, prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const name = `${prefix}_${randomBytes(6).toString('hex')}`;
+  await admin(serverUrl, `CREATE DATABASE ${name}`);
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return { url: url.toString(), drop: () => admin(serverUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+async function admin(serverUrl: string, sql: string) {
+  const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
   try {
     await client.query(sql);
