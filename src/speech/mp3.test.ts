@@ -11,13 +11,8 @@ function tone(seconds: number, hz: number): Int16Array {
 }
 
 function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  const joined = Buffer.concat(parts);
+  return new Uint8Array(joined.buffer, joined.byteOffset, joined.length);
 }
 
 const ascii = (s: string): number[] => Array.from(s, (c) => c.charCodeAt(0));

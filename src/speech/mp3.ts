@@ -137,12 +137,8 @@ export function encodeMp3(pcm: Int16Array, sampleRate: number, kbps = 48): Uint8
   return concat(chunks);
 }
 
+/** Buffer.concat, seen as a plain Uint8Array (a view, not a copy). */
 function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
+  const joined = Buffer.concat(chunks);
+  return new Uint8Array(joined.buffer, joined.byteOffset, joined.length);
 }
