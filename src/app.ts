@@ -17,7 +17,7 @@ import { ErrorSchema } from './http/schemas.ts';
 import { personaRoutes, PersonaSchema } from './personas/persona-routes.ts';
 import type { PersonaService } from './personas/persona-service.ts';
 import type { VoiceCatalogue } from './speech/synthesizer.ts';
-import { voiceRoutes } from './speech/voice-routes.ts';
+import { voiceRoutes } from './voices/voice-routes.ts';
 import { audioFileRoutes } from './storage/audio-file-routes.ts';
 import type { FileAudioStore } from './storage/file-audio-store.ts';
 

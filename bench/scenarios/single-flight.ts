@@ -1,10 +1,10 @@
 // Scenario 5: what the audio costs. Concurrent POSTs that produce one reply share one synthesis
 // (single-flight), and over many replies with repeats, Polly bills exactly the characters of the
 // distinct speech texts: repeats are cache hits, and markdown and code are never sent.
-import { splitForSpeech } from '../../src/speech/chunk-text.ts';
-import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/polly-synthesizer.ts';
+import { splitForSpeech } from '../../src/speech/text/chunk-text.ts';
+import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/engines/polly/polly-synthesizer.ts';
 import { NOTHING_TO_READ } from '../../src/speech/speech-cache.ts';
-import { toSpeechText } from '../../src/speech/speech-text.ts';
+import { toSpeechText } from '../../src/speech/text/speech-text.ts';
 import type { BenchContext } from '../context.ts';
 import { createSession, postMessage } from '../http.ts';
 import { markdownReply, proseReply } from '../replies.ts';

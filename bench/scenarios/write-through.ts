@@ -2,9 +2,9 @@
 // HEAD that finds the object) and no synthesis; a miss adds one Polly call and the PUT. A long reply
 // is split into pieces that are synthesized in parallel, so 9,000 characters should cost about one
 // Polly latency more than 2,000, not four times as much.
-import { splitForSpeech } from '../../src/speech/chunk-text.ts';
-import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/polly-synthesizer.ts';
-import { toSpeechText } from '../../src/speech/speech-text.ts';
+import { splitForSpeech } from '../../src/speech/text/chunk-text.ts';
+import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/engines/polly/polly-synthesizer.ts';
+import { toSpeechText } from '../../src/speech/text/speech-text.ts';
 import type { BenchContext } from '../context.ts';
 import { createSession, postMessage, type TimedResponse, type ChatSession } from '../http.ts';
 import { pollyLatencyMs } from '../peers.ts';

@@ -1,7 +1,7 @@
 // The chat pipeline. postMessage reads top to bottom like DESIGN.md's write path; getSession is the
 // read path, which builds every audio URL from the hash without asking storage anything.
 import type { FastifyBaseLogger } from 'fastify';
-import { NotFoundError, UnprocessableError } from '../http/errors.ts';
+import { NotFoundError, UnprocessableError } from '../errors.ts';
 import type { ServerTiming } from '../http/server-timing.ts';
 import { replyWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';

@@ -5,7 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import { LlmError } from '../llm/chat-model.ts';
 import { SpeechError } from '../speech/synthesizer.ts';
-import { HttpError, UpstreamError } from './errors.ts';
+import { HttpError, UpstreamError } from '../errors.ts';
 
 export interface ErrorBody {
   statusCode: number;

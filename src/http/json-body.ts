@@ -2,7 +2,7 @@
 // with two differences that spare clients confusing errors.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
-import { BadRequestError } from './errors.ts';
+import { BadRequestError } from '../errors.ts';
 
 /** The path of the first string in a parsed body that holds a NUL character, if any. */
 export function findNul(value: unknown, path = 'body'): string | undefined {

@@ -1,7 +1,7 @@
 // Persona rules: names and prompts within limits (checked by the route schemas), and a voice the
 // active speech engine can speak, checked when it is set so that no reply is ever voiceless.
 import type { PersonaRow } from '../db/schema.ts';
-import { NotFoundError, UnprocessableError } from '../http/errors.ts';
+import { NotFoundError, UnprocessableError } from '../errors.ts';
 import type { VoiceCatalogue } from '../speech/synthesizer.ts';
 import type { PersonaFields, PersonaRepository } from './persona-repository.ts';
 

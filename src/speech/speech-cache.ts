@@ -3,9 +3,9 @@
 import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from './audio-key.ts';
 import { mapBounded } from './bounded.ts';
-import { splitForSpeech } from './chunk-text.ts';
+import { splitForSpeech } from './text/chunk-text.ts';
 import { joinMp3 } from './mp3.ts';
-import { toSpeechText } from './speech-text.ts';
+import { toSpeechText } from './text/speech-text.ts';
 import type { Synthesizer } from './synthesizer.ts';
 
 /** Spoken for a reply with nothing to read aloud (only code, say), so its URL still plays. */

@@ -3,7 +3,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { basename, dirname } from 'node:path';
-import { NotFoundError } from '../http/errors.ts';
+import { NotFoundError } from '../errors.ts';
 import { isAudioKey } from '../speech/audio-key.ts';
 import { AUDIO_CACHE_CONTROL, AUDIO_CONTENT_TYPE } from './audio-store.ts';
 import { AUDIO_ROUTE_PREFIX, type FileAudioStore } from './file-audio-store.ts';

@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEspeakSynthesizer, createWorkerPool, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/espeak-synthesizer.ts';
-import { createEspeakVoiceCatalogue } from '../../src/speech/espeak-voice-catalogue.ts';
+import { createEspeakSynthesizer, createWorkerPool, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/engines/espeak/espeak-synthesizer.ts';
+import { createEspeakVoiceCatalogue } from '../../src/speech/engines/espeak/espeak-voice-catalogue.ts';
 import { mp3DurationSeconds } from '../../src/speech/mp3.ts';
 import { SpeechError } from '../../src/speech/synthesizer.ts';
-import { POLLY_VOICES, pollyVoice } from '../../src/speech/voice-table.ts';
+import { POLLY_VOICES, pollyVoice } from '../../src/speech/polly-voice-table.ts';
 import { probeMp3 } from '../support/ffprobe.ts';
 
 const SENTENCE = 'Hello there. This is a short test of the offline voice.';
@@ -134,7 +134,7 @@ describe('eSpeak synthesizer threads', () => {
   // A child process, as the CLIs and `npm start` run: it must end by itself once idle, closed or not.
   for (const close of [false, true]) {
     it(`lets a process exit by itself after speaking${close ? ', with close()' : ', without close()'}`, async () => {
-      const module = new URL('../../src/speech/espeak-synthesizer.ts', import.meta.url).href;
+      const module = new URL('../../src/speech/engines/espeak/espeak-synthesizer.ts', import.meta.url).href;
       const script = [
         `import { createEspeakSynthesizer } from ${JSON.stringify(module)};`,
         `const synthesizer = createEspeakSynthesizer();`,

@@ -1,7 +1,7 @@
 // The Polly voice catalogue through the real SDK against the loopback Polly server.
 import type { PollyClient } from '@aws-sdk/client-polly';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createPollyVoiceCatalogue } from '../../src/speech/polly-voice-catalogue.ts';
+import { createPollyVoiceCatalogue } from '../../src/speech/engines/polly/polly-voice-catalogue.ts';
 import { SpeechError } from '../../src/speech/synthesizer.ts';
 import { usePollyServer } from '../support/polly-fixture.ts';
 import { POLLY_VOICES, type PollyServer } from '../support/polly-server.ts';

@@ -1,7 +1,7 @@
 // One Polly test server per test file, with the real SDK client pointed at it.
 import type { PollyClient } from '@aws-sdk/client-polly';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import { createPollyClient } from '../../src/speech/polly-client.ts';
+import { createPollyClient } from '../../src/speech/engines/polly/polly-client.ts';
 import { startPollyServer, type PollyServer, type PollyServerOptions } from './polly-server.ts';
 
 export interface PollyFixture {

@@ -8,8 +8,8 @@
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
-import { mapBounded } from './bounded.ts';
-import type { SpeechCache } from './speech-cache.ts';
+import { mapBounded } from '../speech/bounded.ts';
+import type { SpeechCache } from '../speech/speech-cache.ts';
 
 export interface BackfillProgress {
   /** Model messages read from the database. */

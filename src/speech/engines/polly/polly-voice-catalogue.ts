@@ -1,8 +1,8 @@
 // The voices of Amazon Polly that the configured engine can speak with, from DescribeVoices.
 import { DescribeVoicesCommand, type PollyClient, type Voice as PollyVoice } from '@aws-sdk/client-polly';
-import type { PollyEngine } from '../config/env.ts';
+import type { PollyEngine } from '../../../config/env.ts';
 import { describePollyError } from './polly-error.ts';
-import { SpeechError, type Voice, type VoiceCatalogue } from './synthesizer.ts';
+import { SpeechError, type Voice, type VoiceCatalogue } from '../../synthesizer.ts';
 
 export function createPollyVoiceCatalogue(opts: { client: PollyClient; engine: PollyEngine }): VoiceCatalogue {
   const { client, engine } = opts;

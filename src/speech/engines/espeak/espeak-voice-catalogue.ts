@@ -1,8 +1,8 @@
 // The voices the offline engine can speak: the Polly voices that have an eSpeak mapping, so that
 // GET /api/voices and persona validation use the same ids offline as with Polly.
 import { espeakVoiceFor } from './espeak-synthesizer.ts';
-import type { Voice, VoiceCatalogue } from './synthesizer.ts';
-import { POLLY_VOICES } from './voice-table.ts';
+import type { Voice, VoiceCatalogue } from '../../synthesizer.ts';
+import { POLLY_VOICES } from '../../polly-voice-table.ts';
 
 export function createEspeakVoiceCatalogue(): VoiceCatalogue {
   const voices: Voice[] = POLLY_VOICES.filter((voice) => espeakVoiceFor(voice.id) !== undefined).map((voice) => ({

@@ -10,7 +10,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { personas } from '../../src/db/schema.ts';
-import { backfillAudio, BackfillScopeError, type BackfillProgress } from '../../src/speech/backfill.ts';
+import { backfillAudio, BackfillScopeError, type BackfillProgress } from '../../src/chat/audio-backfill.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -218,7 +218,7 @@ describe('npm run audio:backfill (the CLI, as a child process)', () => {
         DEFAULT_POLLY_VOICE_ID: t.config.defaultVoiceId,
       };
       delete env.TEST_DATABASE_URL;
-      execFile('npx', ['tsx', 'src/speech/backfill-cli.ts', ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
+      execFile('npx', ['tsx', 'src/cli/backfill.ts', ...args], { cwd: ROOT, env, timeout: 60_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr });
       });
     });

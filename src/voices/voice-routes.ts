@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { errorResponses } from '../http/schemas.ts';
-import type { VoiceCatalogue } from './synthesizer.ts';
+import type { VoiceCatalogue } from '../speech/synthesizer.ts';
 
 const VoiceSchema = Type.Object({
   id: Type.String(),

@@ -10,7 +10,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { loadConfigOrExit } from '../config/env.ts';
 import { wireProduct, type Product } from '../wiring.ts';
-import { backfillAudio, BackfillScopeError, type BackfillProgress, type BackfillSummary } from './backfill.ts';
+import { backfillAudio, BackfillScopeError, type BackfillProgress, type BackfillSummary } from '../chat/audio-backfill.ts';
 
 const USAGE = 'usage: npm run audio:backfill [-- --session SESSION_ID] [--concurrency N]';
 /** A progress line at least this often while items complete... */

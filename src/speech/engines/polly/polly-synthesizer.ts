@@ -1,8 +1,8 @@
 // The Amazon Polly engine: one SynthesizeSpeech call per piece of speech text, MP3 out.
 import { SynthesizeSpeechCommand, type PollyClient, type VoiceId } from '@aws-sdk/client-polly';
-import type { PollyEngine } from '../config/env.ts';
+import type { PollyEngine } from '../../../config/env.ts';
 import { describePollyError } from './polly-error.ts';
-import { SpeechError, type Synthesizer } from './synthesizer.ts';
+import { SpeechError, type Synthesizer } from '../../synthesizer.ts';
 
 /**
  * SynthesizeSpeech accepts at most 3000 billed characters per call (6000 in total including SSML

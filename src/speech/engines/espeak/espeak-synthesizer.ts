@@ -8,7 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { EspeakJob } from './espeak-worker.ts';
-import { SpeechError, type Synthesizer } from './synthesizer.ts';
+import { SpeechError, type Synthesizer } from '../../synthesizer.ts';
 
 // Polly voice id -> eSpeak voice ("language+variant"). Each one was checked to produce audio that
 // differs from its base voice: with this build, variants on "en-gb" and "fr-fr" are silently

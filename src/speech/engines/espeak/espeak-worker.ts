@@ -7,9 +7,9 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import ESpeakNg from 'espeak-ng';
-import { encodeMp3 } from './mp3.ts';
+import { encodeMp3 } from '../../mp3.ts';
 import type { WorkerReply, WorkerRequest } from './espeak-synthesizer.ts';
-import { SpeechError } from './synthesizer.ts';
+import { SpeechError } from '../../synthesizer.ts';
 
 /** One synthesis, as the pool sends it. */
 export interface EspeakJob {
