@@ -9,7 +9,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
 import { chatMessages, chatSessions } from '../src/db/schema.ts';
-import { audioKey, defaultAudioKeyPrefix } from '../src/speech/audio-key.ts';
+import { audioKey, defaultAudioKeyPrefix } from '../src/storage/audio-key.ts';
 import { fakeSpeechMp3 } from '../test/support/polly-server.ts';
 import { createScratchDatabase } from '../test/support/test-database.ts';
 import type { Peers } from './peers.ts';

@@ -10,7 +10,7 @@ import type { ChatModel } from './llm/chat-model.ts';
 import { createChatModel } from './llm/create-chat-model.ts';
 import { createPersonaRepository } from './personas/persona-repository.ts';
 import { createPersonaService } from './personas/persona-service.ts';
-import { defaultAudioKeyPrefix } from './speech/audio-key.ts';
+import { defaultAudioKeyPrefix } from './storage/audio-key.ts';
 import { createEspeakSynthesizer } from './speech/engines/espeak/espeak-synthesizer.ts';
 import { createEspeakVoiceCatalogue } from './speech/engines/espeak/espeak-voice-catalogue.ts';
 import { createPollyClient } from './speech/engines/polly/polly-client.ts';

@@ -1,7 +1,7 @@
 // The write-through audio cache of DESIGN.md, steps 4-6: one MP3 per (reply text, voice), stored
 // under a content-addressed key, synthesized only on a miss and only once for concurrent misses.
 import type { AudioStore } from '../storage/audio-store.ts';
-import { audioKey } from './audio-key.ts';
+import { audioKey } from '../storage/audio-key.ts';
 import { mapBounded } from './bounded.ts';
 import { splitForSpeech } from './text/chunk-text.ts';
 import { joinMp3 } from './mp3.ts';

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { basename, dirname } from 'node:path';
 import { NotFoundError } from '../errors.ts';
-import { isAudioKey } from '../speech/audio-key.ts';
+import { isAudioKey } from './audio-key.ts';
 import { AUDIO_CACHE_CONTROL, AUDIO_CONTENT_TYPE } from './audio-store.ts';
 import { AUDIO_ROUTE_PREFIX, type FileAudioStore } from './file-audio-store.ts';
 

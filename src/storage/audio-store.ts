@@ -1,4 +1,4 @@
-// Where synthesized MP3s live. Keys come from speech/audio-key.ts: a prefix of plain folder names
+// Where synthesized MP3s live. Keys follow audio-key.ts: a prefix of plain folder names
 // and a hex filename, so no key can name a path outside the store.
 
 export interface AudioStore {

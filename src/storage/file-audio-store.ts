@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { isAudioKey } from '../speech/audio-key.ts';
+import { isAudioKey } from './audio-key.ts';
 import type { AudioStore } from './audio-store.ts';
 
 export interface FileAudioStore extends AudioStore {

@@ -1,7 +1,7 @@
 // The S3 audio store (AWS S3 or an S3-compatible server: MinIO, R2, B2, s3rver in the tests).
 import { HeadObjectCommand, PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { isIP } from 'node:net';
-import { isAudioKey } from '../speech/audio-key.ts';
+import { isAudioKey } from './audio-key.ts';
 import { AUDIO_CACHE_CONTROL, AUDIO_CONTENT_TYPE, type AudioStore } from './audio-store.ts';
 import { MAX_PRESIGN_EXPIRY_SECONDS, presignS3GetUrl } from './sigv4-presign.ts';
 

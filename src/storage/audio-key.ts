@@ -1,5 +1,6 @@
-// The cache-key rule from DESIGN.md: filename = sha256(reply_text + voice_id).hex + ".mp3",
-// over the raw stored reply text, and key = prefix + filename.
+// The cache-key rule: filename = sha256(reply_text + voice_id).hex + ".mp3", over the raw stored
+// reply text, and key = prefix + filename. It lives with storage because the store is what the key
+// names: the stores accept nothing but keys of this shape, so no key can name a path outside them.
 import { hash } from 'node:crypto';
 
 export function audioFilename(replyText: string, voiceId: string): string {
