@@ -1,4 +1,5 @@
-// MP3 helpers: join the pieces of a long reply into one file, measure a file, and encode PCM.
+// MP3 helpers: find the audio frames of a file, join the pieces of a long reply into one file, and
+// encode PCM.
 //
 // An MP3 stream is a sequence of self-contained frames, so streams of the same format can be joined
 // frame by frame. What must not be copied is per-file metadata: ID3 tags, and the Xing/Info or VBRI
@@ -6,7 +7,8 @@
 // so a joined file that kept the first piece's header would report the first piece's duration.
 import { Mp3Encoder } from '@breezystack/lamejs';
 
-interface Frame {
+/** One audio frame of an MP3 stream: where it is, and how much sound it holds. */
+export interface Frame {
   offset: number;
   length: number;
   samples: number;
@@ -70,7 +72,7 @@ function id3v2Length(bytes: Uint8Array, offset: number): number {
  * frames are skipped. After a gap, a header only counts when the next frame follows it exactly (or
  * the stream ends), so stray 0xFF bytes are not taken for audio.
  */
-function audioFrames(bytes: Uint8Array): Frame[] {
+export function audioFrames(bytes: Uint8Array): Frame[] {
   const frames: Frame[] = [];
   let offset = 0;
   let inSyncAt = -1; // where the next frame starts if the stream carries on without a gap
@@ -114,11 +116,6 @@ function isInfoFrame(bytes: Uint8Array, frame: Frame): boolean {
 /** One MP3 stream with the audio frames of every piece, in order, and no per-file metadata. */
 export function joinMp3(pieces: Uint8Array[]): Uint8Array {
   return concat(pieces.flatMap((piece) => audioFrames(piece).map((f) => piece.subarray(f.offset, f.offset + f.length))));
-}
-
-/** The playing time of the audio frames, in seconds (a Xing/Info header frame is not counted). */
-export function mp3DurationSeconds(mp3: Uint8Array): number {
-  return audioFrames(mp3).reduce((seconds, f) => seconds + f.samples / f.sampleRate, 0);
 }
 
 /** MPEG-2/2.5 Layer III needs 576 samples per frame; 1152 keeps every rate happy. */

@@ -4,9 +4,8 @@
 // This is what the offline engine lists and maps to eSpeak, so that personas configured for Polly
 // keep working offline. With Polly itself, DescribeVoices is the source of truth: AWS adds voices
 // and engines over time, and a region may not offer every voice.
+import type { PollyEngine } from '../config/env.ts';
 import type { Voice } from './synthesizer.ts';
-
-export type PollyEngine = 'standard' | 'neural' | 'long-form' | 'generative';
 
 export interface PollyVoiceInfo extends Voice {
   gender: 'Female' | 'Male';
@@ -129,7 +128,7 @@ const LANGUAGES: [string, string, Row[]][] = [
 const ENGINE_ORDER: PollyEngine[] = [S, N, L, G];
 
 /** Every Polly voice, sorted by id. */
-export const POLLY_VOICES: readonly PollyVoiceInfo[] = LANGUAGES.flatMap(([languageCode, languageName, rows]) =>
+export const POLLY_VOICE_TABLE: readonly PollyVoiceInfo[] = LANGUAGES.flatMap(([languageCode, languageName, rows]) =>
   rows.map(([id, gender, engines, name]) => ({
     id,
     name: name ?? id,
@@ -139,10 +138,3 @@ export const POLLY_VOICES: readonly PollyVoiceInfo[] = LANGUAGES.flatMap(([langu
     engines: ENGINE_ORDER.filter((engine) => engines.includes(engine)),
   })),
 ).sort((a, b) => a.id.localeCompare(b.id));
-
-const BY_ID = new Map(POLLY_VOICES.map((voice) => [voice.id, voice]));
-
-/** The voice with this exact Polly voice id (ids are case-sensitive, as in Polly). */
-export function pollyVoice(id: string): PollyVoiceInfo | undefined {
-  return BY_ID.get(id);
-}

@@ -1,10 +1,12 @@
 import { execFile } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createEspeakSynthesizer, createWorkerPool, espeakVoiceFor, mappedEspeakVoices } from '../../src/speech/engines/espeak/espeak-synthesizer.ts';
+import { SpeechError } from '../../src/errors.ts';
+import { createEspeakSynthesizer } from '../../src/speech/engines/espeak/espeak-synthesizer.ts';
 import { createEspeakVoiceCatalogue } from '../../src/speech/engines/espeak/espeak-voice-catalogue.ts';
-import { mp3DurationSeconds } from '../../src/speech/mp3.ts';
-import { SpeechError } from '../../src/speech/synthesizer.ts';
-import { POLLY_VOICES, pollyVoice } from '../../src/speech/polly-voice-table.ts';
+import { ESPEAK_VOICES, espeakVoiceFor } from '../../src/speech/engines/espeak/espeak-voices.ts';
+import { createWorkerPool } from '../../src/speech/engines/worker-pool.ts';
+import { POLLY_VOICE_TABLE } from '../../src/speech/polly-voice-table.ts';
+import { mp3DurationSeconds } from '../support/mp3-duration.ts';
 import { probeMp3 } from '../support/ffprobe.ts';
 
 const SENTENCE = 'Hello there. This is a short test of the offline voice.';
@@ -65,10 +67,10 @@ describe('eSpeak synthesizer', () => {
   });
 
   it('produces audio with every eSpeak voice it maps to', async () => {
-    const voices = mappedEspeakVoices();
+    const voices = [...new Set(Object.values(ESPEAK_VOICES))].sort();
     // One Polly voice per distinct eSpeak voice is enough to exercise every mapping.
     const representatives = voices.map((espeakVoice) => {
-      const voice = POLLY_VOICES.find((v) => espeakVoiceFor(v.id) === espeakVoice);
+      const voice = POLLY_VOICE_TABLE.find((v) => espeakVoiceFor(v.id) === espeakVoice);
       if (!voice) throw new Error(`no Polly voice maps to ${espeakVoice}`);
       return voice.id;
     });
@@ -223,7 +225,7 @@ describe('espeakVoiceFor', () => {
   });
 
   it('maps every voice of the table, female voices to female variants', () => {
-    for (const voice of POLLY_VOICES) {
+    for (const voice of POLLY_VOICE_TABLE) {
       const espeak = espeakVoiceFor(voice.id);
       expect(espeak, voice.id).toBeDefined();
       if (voice.gender === 'Female') expect(espeak, voice.id).toMatch(/\+f\d$/);
@@ -245,7 +247,7 @@ describe('eSpeak voice catalogue', () => {
 
   it('lists the mapped Polly voices with the espeak engine', async () => {
     const voices = await catalogue.list();
-    expect(voices.length).toBe(POLLY_VOICES.length);
+    expect(voices.length).toBe(POLLY_VOICE_TABLE.length);
     expect(voices.length).toBeGreaterThanOrEqual(100);
     expect(voices.find((v) => v.id === 'Joanna')).toEqual({
       id: 'Joanna',
@@ -264,7 +266,7 @@ describe('eSpeak voice catalogue', () => {
     first[0]?.engines.push('neural');
     first.pop();
     const second = await catalogue.list();
-    expect(second.length).toBe(POLLY_VOICES.length);
+    expect(second.length).toBe(POLLY_VOICE_TABLE.length);
     expect(second[0]?.engines).toEqual(['espeak']);
   });
 
@@ -277,13 +279,14 @@ describe('eSpeak voice catalogue', () => {
 
 describe('Polly voice table', () => {
   it('holds the Polly voices with their languages and engines', () => {
-    expect(POLLY_VOICES.length).toBeGreaterThanOrEqual(100);
+    expect(POLLY_VOICE_TABLE.length).toBeGreaterThanOrEqual(100);
+    const pollyVoice = (id: string) => POLLY_VOICE_TABLE.find((voice) => voice.id === id);
     expect(pollyVoice('Matthew')).toMatchObject({ gender: 'Male', language_code: 'en-US', engines: ['standard', 'neural', 'generative'] });
     expect(pollyVoice('Danielle')?.engines).toEqual(['neural', 'long-form', 'generative']);
     expect(pollyVoice('Nicole')?.engines).toEqual(['standard']);
     expect(pollyVoice('Lea')?.name).toBe('Léa');
     expect(pollyVoice('Hans')?.language_name).toBe('German');
     expect(pollyVoice('joanna')).toBeUndefined();
-    for (const voice of POLLY_VOICES) expect(voice.engines.length, voice.id).toBeGreaterThan(0);
+    for (const voice of POLLY_VOICE_TABLE) expect(voice.engines.length, voice.id).toBeGreaterThan(0);
   });
 });

@@ -2,9 +2,9 @@
 import type { PollyClient } from '@aws-sdk/client-polly';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPollyVoiceCatalogue } from '../../src/speech/engines/polly/polly-voice-catalogue.ts';
-import { SpeechError } from '../../src/speech/synthesizer.ts';
+import { SpeechError } from '../../src/errors.ts';
 import { usePollyServer } from '../support/polly-fixture.ts';
-import { POLLY_VOICES, type PollyServer } from '../support/polly-server.ts';
+import { DESCRIBED_VOICES, type PollyServer } from '../support/polly-server.ts';
 
 const polly = usePollyServer({ pageSize: 5 });
 // Plain names for the fixture's server and client, bound once it has started.
@@ -14,7 +14,7 @@ beforeAll(() => {
   ({ server, client } = polly);
 });
 
-const pages = Math.ceil(POLLY_VOICES.length / 5);
+const pages = Math.ceil(DESCRIBED_VOICES.length / 5);
 
 describe('createPollyVoiceCatalogue', () => {
   it('lists the voices of the configured engine, from every page of DescribeVoices', async () => {
@@ -24,7 +24,7 @@ describe('createPollyVoiceCatalogue', () => {
 
     expect(pages).toBeGreaterThan(2);
     expect(server.describeCount).toBe(pages);
-    const expected = POLLY_VOICES.filter((v) => v.SupportedEngines.includes('neural')).map((v) => v.Id);
+    const expected = DESCRIBED_VOICES.filter((v) => v.SupportedEngines.includes('neural')).map((v) => v.Id);
     expect(voices.map((v) => v.id).sort()).toEqual(expected.sort());
     expect(voices.map((v) => v.id)).not.toContain('Hans');
     expect(voices.find((v) => v.id === 'Lea')).toEqual({

@@ -28,7 +28,7 @@ export interface PollyVoiceFixture {
  * Geraint, Hans, Marlene, Celine and Mathieu are standard-only; Arthur, Danielle, Gregory, Ruth,
  * Olivia, Daniel and Remi have no standard variant.
  */
-export const POLLY_VOICES: readonly PollyVoiceFixture[] = [
+export const DESCRIBED_VOICES: readonly PollyVoiceFixture[] = [
   v('Joanna', 'Joanna', 'Female', 'en-US', 'US English', ['generative', 'neural', 'standard']),
   v('Matthew', 'Matthew', 'Male', 'en-US', 'US English', ['generative', 'neural', 'standard']),
   v('Ivy', 'Ivy', 'Female', 'en-US', 'US English', ['neural', 'standard']),
@@ -88,7 +88,7 @@ export interface SynthRequest {
 export type PollyFailureKind = 'throttle' | 'failure' | 'unavailable' | 'reset';
 
 export interface PollyServerOptions {
-  /** The voices DescribeVoices lists and SynthesizeSpeech accepts. Default: POLLY_VOICES. */
+  /** The voices DescribeVoices lists and SynthesizeSpeech accepts. Default: DESCRIBED_VOICES. */
   voices?: readonly PollyVoiceFixture[];
   /** Voices per DescribeVoices page, so that clients must follow NextToken. Default 5. */
   pageSize?: number;
@@ -126,7 +126,7 @@ const MAX_TOTAL_CHARS = 6000;
 const MP3_SAMPLE_RATES = new Set(['8000', '16000', '22050', '24000', '44100', '48000']);
 
 export async function startPollyServer(opts: PollyServerOptions = {}): Promise<PollyServer> {
-  const voices = opts.voices ?? POLLY_VOICES;
+  const voices = opts.voices ?? DESCRIBED_VOICES;
   const pageSize = opts.pageSize ?? 5;
   let latencyMs = opts.latencyMs ?? (() => 0);
   let audio = opts.audio ?? ((r: SynthRequest) => fakeSpeechMp3(r.text));

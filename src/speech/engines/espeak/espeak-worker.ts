@@ -8,8 +8,8 @@ import { dirname, join } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import ESpeakNg from 'espeak-ng';
 import { encodeMp3 } from '../../mp3.ts';
-import type { WorkerReply, WorkerRequest } from './espeak-synthesizer.ts';
-import { SpeechError } from '../../synthesizer.ts';
+import type { WorkerReply, WorkerRequest } from '../worker-pool.ts';
+import { SpeechError } from '../../../errors.ts';
 
 /** One synthesis, as the pool sends it. */
 export interface EspeakJob {
@@ -123,10 +123,14 @@ if (!port) throw new Error('espeak-worker.ts runs as a worker thread of the eSpe
 port.on('message', ({ id, job }: WorkerRequest<EspeakJob>) => {
   synthesize(job.text, job.voice, job.kbps).then(
     (mp3) => {
-      const reply: WorkerReply<Uint8Array> = { id, ok: true, value: mp3 };
-      // encodeMp3 returns a fresh array that owns its (plain, not shared) buffer, so the bytes can
-      // move to the main thread rather than be copied.
-      port.postMessage(reply, [mp3.buffer as ArrayBuffer]);
+      // Move the bytes to the main thread rather than copy them, but only when the array owns its
+      // whole buffer. encodeMp3 joins with Buffer.concat, whose results under 4 KB are views into
+      // Node's shared allocation pool: transferring that would detach every other Buffer on it,
+      // and Node 24 refuses it outright (DataCloneError). Those short results are copied instead.
+      const owned = mp3.byteOffset === 0 && mp3.byteLength === mp3.buffer.byteLength;
+      const value = owned ? mp3 : mp3.slice();
+      const reply: WorkerReply<Uint8Array> = { id, ok: true, value };
+      port.postMessage(reply, [value.buffer as ArrayBuffer]);
     },
     (err: unknown) => {
       const reply: WorkerReply<Uint8Array> = { id, ok: false, message: err instanceof Error ? err.message : String(err) };

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { probeMp3 } from '../../test/support/ffprobe.ts';
-import { encodeMp3, joinMp3, mp3DurationSeconds } from './mp3.ts';
+import { probeMp3 } from '../support/ffprobe.ts';
+import { encodeMp3, joinMp3 } from '../../src/speech/mp3.ts';
+import { mp3DurationSeconds } from '../support/mp3-duration.ts';
 
 const RATE = 22050;
 
