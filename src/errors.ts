@@ -1,35 +1,49 @@
-// The small set of errors our services throw. The error handler maps each to its status code and
-// shows its message: these messages are written for clients and carry no secrets.
+// The errors every layer may throw. They say what went wrong in words a client can read, and they
+// carry no status code: http/error-handler.ts is the one place that maps them to HTTP answers.
+// Their messages reach clients, so they never quote a secret, a credential or a full upstream URL.
 
-export class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = new.target.name;
-  }
+/** Input that is malformed in a way the request schemas cannot express (a NUL character, say). */
+export class BadRequestError extends Error {
+  override readonly name = 'BadRequestError';
 }
 
-export class BadRequestError extends HttpError {
-  constructor(message: string) {
-    super(400, message);
-  }
-}
-
-export class NotFoundError extends HttpError {
-  constructor(message: string) {
-    super(404, message);
-  }
+/** The thing named does not exist, or the caller may not know that it exists. */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
 }
 
 /** Well-formed input that names something we cannot use, such as a voice the engine cannot speak. */
-export class UnprocessableError extends HttpError {
-  constructor(message: string) {
-    super(422, message);
+export class UnprocessableError extends Error {
+  override readonly name = 'UnprocessableError';
+}
+
+export type LlmFailure =
+  /** The provider answered 429. */
+  | 'rate_limited'
+  /** No answer within LLM_TIMEOUT_MS. */
+  | 'timeout'
+  /** Anything else: 5xx, network, an empty or blocked candidate. */
+  | 'failed';
+
+/**
+ * What every LLM provider throws. `message` names the provider and what went wrong, and must never
+ * contain an API key or a full request URL with credentials in it: it reaches clients.
+ */
+export class LlmError extends Error {
+  override readonly name = 'LlmError';
+
+  constructor(
+    readonly provider: string,
+    readonly failure: LlmFailure,
+    message: string,
+    readonly retryAfterSeconds?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
   }
 }
 
-/** An upstream service (LLM, Polly, S3) failed; the message names which one and how. */
-export class UpstreamError extends HttpError {}
+/** A failure of the speech engine itself (not of the caller's input). */
+export class SpeechError extends Error {
+  override readonly name = 'SpeechError';
+}

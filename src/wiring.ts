@@ -2,7 +2,7 @@
 // the tests and the benchmarks all build the product through here.
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
-import { createChatRepository } from './chat/chat-repository.ts';
+import { createChatRepository, type ChatRepository } from './chat/chat-repository.ts';
 import { createChatService } from './chat/chat-service.ts';
 import type { Config } from './config/env.ts';
 import { databaseTargetFor, openDatabase, type DatabaseHandle } from './db/database.ts';
@@ -27,6 +27,8 @@ export interface Product {
   app: AppDeps;
   database: DatabaseHandle;
   speech: SpeechCache;
+  /** The chat repository: sessions and messages, for the CLIs that walk them. */
+  sessions: ChatRepository;
   synthesizer: Synthesizer;
   store: AudioStore;
   model: ChatModel;
@@ -100,13 +102,13 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
 
   const personaRepository = createPersonaRepository(database.db);
   const personas = createPersonaService({ personas: personaRepository, voices });
+  const sessions = createChatRepository(database.db, { defaultVoiceId: config.defaultVoiceId });
   const chat = createChatService({
-    sessions: createChatRepository(database.db),
+    sessions,
     personas: personaRepository,
     model,
     speech,
     log,
-    defaultVoiceId: config.defaultVoiceId,
     llmTimeoutMs: config.llmTimeoutMs,
     llmHistoryLimit: config.llmHistoryLimit,
     speechTimeoutMs: config.speechTimeoutMs,
@@ -135,6 +137,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     },
     database,
     speech,
+    sessions,
     synthesizer,
     store,
     model,

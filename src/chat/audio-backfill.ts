@@ -5,11 +5,9 @@
 // No state file is needed to resume an interrupted run: audio that is already stored comes back as a
 // hit from ensure() (one has() per pair, no synthesis), so running again simply skips what is done.
 // For the same reason a second run synthesizes nothing.
-import { and, asc, eq, sql } from 'drizzle-orm';
-import type { Database } from '../db/database.ts';
-import { chatMessages, chatSessions, personas } from '../db/schema.ts';
 import { mapBounded } from '../speech/bounded.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';
+import type { ChatRepository } from './chat-repository.ts';
 
 export interface BackfillProgress {
   /** Model messages read from the database. */
@@ -44,9 +42,8 @@ export interface BackfillSummary extends BackfillProgress {
 }
 
 export interface BackfillDeps {
-  db: Database;
+  sessions: Pick<ChatRepository, 'findSession' | 'modelMessagesPage'>;
   speech: Pick<SpeechCache, 'ensure' | 'keyFor'>;
-  defaultVoiceId: string;
   /** Limit the run to one session. */
   sessionId?: string | undefined;
   /** ensure() calls in flight at once (default 4). Each one may itself synthesize pieces in parallel. */
@@ -79,11 +76,14 @@ interface Pair {
 }
 
 export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary> {
-  const { db, speech, defaultVoiceId, sessionId, signal, onProgress } = deps;
+  const { sessions, speech, sessionId, signal, onProgress } = deps;
   const concurrency = Math.max(1, deps.concurrency ?? 4);
   const pageSize = Math.max(1, deps.pageSize ?? DEFAULT_PAGE_SIZE);
 
-  if (sessionId !== undefined) await checkSession(db, sessionId);
+  if (sessionId !== undefined) {
+    if (!UUID.test(sessionId)) throw new BackfillScopeError(`--session must be a session id (a UUID), got ${JSON.stringify(sessionId)}`);
+    if (!(await sessions.findSession(sessionId))) throw new BackfillScopeError(`no chat session with id ${sessionId}`);
+  }
 
   const counts: BackfillProgress = { scanned: 0, uniquePairs: 0, present: 0, synthesized: 0, failed: 0, billedCharacters: 0 };
   const failures: BackfillFailure[] = [];
@@ -114,7 +114,7 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
   let after: { sessionId: string; seq: number } | undefined;
   let complete = false;
   while (!signal?.aborted) {
-    const rows = await readPage(db, { sessionId, after, limit: pageSize });
+    const rows = await sessions.modelMessagesPage({ sessionId, after, limit: pageSize });
     if (rows.length === 0) {
       complete = true;
       break;
@@ -127,9 +127,8 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
     // PostgreSQL text cannot hold NUL, so voice + NUL + content is unambiguous.
     const pairs = new Map<string, Pair>();
     for (const row of rows) {
-      const voiceId = row.personaVoiceId ?? defaultVoiceId;
-      const id = `${voiceId}\u0000${row.content}`;
-      if (!pairs.has(id)) pairs.set(id, { content: row.content, voiceId, sessionId: row.sessionId, seq: row.seq });
+      const id = `${row.voiceId}\u0000${row.content}`;
+      if (!pairs.has(id)) pairs.set(id, row);
     }
     counts.uniquePairs += pairs.size;
     report();
@@ -143,39 +142,4 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
   }
 
   return { ...counts, failures, aborted: !complete };
-}
-
-async function checkSession(db: Database, sessionId: string) {
-  if (!UUID.test(sessionId)) throw new BackfillScopeError(`--session must be a session id (a UUID), got ${JSON.stringify(sessionId)}`);
-  const [found] = await db.select({ id: chatSessions.id }).from(chatSessions).where(eq(chatSessions.id, sessionId)).limit(1);
-  if (!found) throw new BackfillScopeError(`no chat session with id ${sessionId}`);
-}
-
-/**
- * One keyset page of model messages after `after`, in (session_id, seq) order, with the voice of the
- * session's persona as it is now. The row comparison walks the (session_id, seq) primary key, so each
- * page costs the same however deep the run is (OFFSET would rescan everything before it).
- */
-function readPage(db: Database, opts: { sessionId: string | undefined; after: { sessionId: string; seq: number } | undefined; limit: number }) {
-  return db
-    .select({
-      sessionId: chatMessages.sessionId,
-      seq: chatMessages.seq,
-      content: chatMessages.content,
-      personaVoiceId: personas.voiceId,
-    })
-    .from(chatMessages)
-    .innerJoin(chatSessions, eq(chatSessions.id, chatMessages.sessionId))
-    .leftJoin(personas, eq(personas.id, chatSessions.personaId))
-    .where(
-      and(
-        eq(chatMessages.role, 'model'),
-        opts.sessionId === undefined ? undefined : eq(chatMessages.sessionId, opts.sessionId),
-        opts.after === undefined
-          ? undefined
-          : sql`(${chatMessages.sessionId}, ${chatMessages.seq}) > (${opts.after.sessionId}::uuid, ${opts.after.seq}::integer)`,
-      ),
-    )
-    .orderBy(asc(chatMessages.sessionId), asc(chatMessages.seq))
-    .limit(opts.limit);
 }

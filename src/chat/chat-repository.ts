@@ -1,6 +1,6 @@
 // Sessions and their messages, one row per message. Every query goes through this module, so a
 // later owner filter is one where-clause per method.
-import { asc, desc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
 import type { ChatTurn } from '../llm/chat-model.ts';
@@ -8,8 +8,8 @@ import type { ChatTurn } from '../llm/chat-model.ts';
 export interface SessionRecord {
   id: string;
   personaId: string | null;
-  /** The persona's voice, or null when there is no persona or it has no voice. */
-  personaVoiceId: string | null;
+  /** The session's voice: its persona's voice_id, else DEFAULT_POLLY_VOICE_ID. */
+  voiceId: string;
   systemPrompt: string;
   createdAt: Date;
   updatedAt: Date;
@@ -29,6 +29,22 @@ export interface ChatRepository {
    */
   appendExchange(sessionId: string, userContent: string, modelContent: string): Promise<number | undefined>;
   deleteSession(id: string): Promise<boolean>;
+  /**
+   * One keyset page of model messages after `after`, in (session_id, seq) order, each with its
+   * session's current voice: what the audio backfill walks.
+   */
+  modelMessagesPage(opts: {
+    sessionId?: string | undefined;
+    after?: { sessionId: string; seq: number } | undefined;
+    limit: number;
+  }): Promise<ModelMessageRecord[]>;
+}
+
+export interface ModelMessageRecord {
+  sessionId: string;
+  seq: number;
+  content: string;
+  voiceId: string;
 }
 
 /** PostgreSQL's foreign_key_violation. */
@@ -36,11 +52,14 @@ const FOREIGN_KEY_VIOLATION = '23503';
 
 export class UnknownPersonaError extends Error {}
 
-export function createChatRepository(db: Database): ChatRepository {
+export function createChatRepository(db: Database, opts: { defaultVoiceId: string }): ChatRepository {
+  // The one place where a session's voice is decided: its persona's voice, else the default. Every
+  // query that needs a voice selects this expression over the persona join.
+  const sessionVoice = sql<string>`coalesce(${personas.voiceId}, ${opts.defaultVoiceId})`;
   const sessionColumns = {
     id: chatSessions.id,
     personaId: chatSessions.personaId,
-    personaVoiceId: personas.voiceId,
+    voiceId: sessionVoice,
     systemPrompt: sql<string>`coalesce(${personas.systemPrompt}, '')`,
     createdAt: chatSessions.createdAt,
     updatedAt: chatSessions.updatedAt,
@@ -107,6 +126,26 @@ export function createChatRepository(db: Database): ChatRepository {
       const rows = await db.delete(chatSessions).where(eq(chatSessions.id, id)).returning({ id: chatSessions.id });
       return rows.length > 0;
     },
+
+    // The row comparison walks the (session_id, seq) primary key, so each page costs the same however
+    // deep the walk is (OFFSET would rescan everything before it).
+    modelMessagesPage: ({ sessionId, after, limit }) =>
+      db
+        .select({ sessionId: chatMessages.sessionId, seq: chatMessages.seq, content: chatMessages.content, voiceId: sessionVoice })
+        .from(chatMessages)
+        .innerJoin(chatSessions, eq(chatSessions.id, chatMessages.sessionId))
+        .leftJoin(personas, eq(personas.id, chatSessions.personaId))
+        .where(
+          and(
+            eq(chatMessages.role, 'model'),
+            sessionId === undefined ? undefined : eq(chatMessages.sessionId, sessionId),
+            after === undefined
+              ? undefined
+              : sql`(${chatMessages.sessionId}, ${chatMessages.seq}) > (${after.sessionId}::uuid, ${after.seq}::integer)`,
+          ),
+        )
+        .orderBy(asc(chatMessages.sessionId), asc(chatMessages.seq))
+        .limit(limit),
   };
 }
 

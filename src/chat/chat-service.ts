@@ -1,30 +1,15 @@
-// The chat pipeline. postMessage reads top to bottom like DESIGN.md's write path; getSession is the
-// read path, which builds every audio URL from the hash without asking storage anything.
+// The chat pipeline. postMessage reads top to bottom like the write path of docs/architecture.md;
+// get is the read path, which builds every audio URL from the hash without asking storage anything.
 import type { FastifyBaseLogger } from 'fastify';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
-import type { ServerTiming } from '../http/server-timing.ts';
 import { replyWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';
+import { untimed, type Timing } from '../timing.ts';
 import { UnknownPersonaError, type ChatRepository, type SessionRecord } from './chat-repository.ts';
 
-export interface ChatMessage {
-  role: 'user' | 'model';
-  content: string;
-  audio_url: string | null;
-}
-
-export interface ChatSessionSummary {
-  session_id: string;
-  persona_id: string | null;
-  /** The resolved voice: the persona's, else DEFAULT_POLLY_VOICE_ID. */
-  voice_id: string;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ChatSessionResponse extends ChatSessionSummary {
-  history: ChatMessage[];
-}
+// The answer shapes are the route schemas' (chat-schemas.ts), so code and OpenAPI document agree.
+import type { ChatMessage, ChatSessionResponse, ChatSessionSummary } from './chat-schemas.ts';
+export type { ChatMessage, ChatSessionResponse, ChatSessionSummary };
 
 export interface ChatServiceDeps {
   sessions: ChatRepository;
@@ -32,25 +17,20 @@ export interface ChatServiceDeps {
   model: ChatModel;
   speech: SpeechCache;
   log: FastifyBaseLogger;
-  defaultVoiceId: string;
   llmTimeoutMs: number;
   llmHistoryLimit: number;
   speechTimeoutMs: number;
 }
 
-/** Used where no caller wants the phases; measuring costs two performance.now() calls. */
-const untimed: Pick<ServerTiming, 'measure'> = { measure: (_name, work) => work() };
-
 export function createChatService(deps: ChatServiceDeps) {
-  const { sessions, personas, model, speech, log, defaultVoiceId } = deps;
+  const { sessions, personas, model, speech, log } = deps;
 
-  const voiceOf = (session: SessionRecord) => session.personaVoiceId ?? defaultVoiceId;
 
   function summary(session: SessionRecord): ChatSessionSummary {
     return {
       session_id: session.id,
       persona_id: session.personaId,
-      voice_id: voiceOf(session),
+      voice_id: session.voiceId,
       created_at: session.createdAt.toISOString(),
       updated_at: session.updatedAt.toISOString(),
     };
@@ -99,16 +79,16 @@ export function createChatService(deps: ChatServiceDeps) {
       return (await sessions.listSessions()).map(summary);
     },
 
-    async get(id: string, timing = untimed): Promise<ChatSessionResponse> {
+    async get(id: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
       const [session, turns] = await timing.measure('db', () =>
         Promise.all([findOrThrow(id), sessions.messages(id)]),
       );
       const history = textOnly(turns);
-      await timing.measure('audio-urls', () => addAudioUrls(history, voiceOf(session)));
+      await timing.measure('audio-urls', () => addAudioUrls(history, session.voiceId));
       return { ...summary(session), history };
     },
 
-    async postMessage(id: string, message: string, timing = untimed): Promise<ChatSessionResponse> {
+    async postMessage(id: string, message: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
       // 1. The session, its persona and the recent history.
       const [session, recent] = await timing.measure('db-read', () =>
         Promise.all([findOrThrow(id), sessions.recentMessages(id, deps.llmHistoryLimit)]),
@@ -121,7 +101,7 @@ export function createChatService(deps: ChatServiceDeps) {
 
       // 3-6. Audio through the cache, and 7. the append, side by side: the text is saved even when
       // synthesis fails or hangs, and neither waits for the other.
-      const voice = voiceOf(session);
+      const voice = session.voiceId;
       const [audioUrl, replySeq] = await Promise.all([
         timing.measure('speech', () => audioFor(reply, voice)),
         timing.measure('db-append', () => sessions.appendExchange(id, message, reply)),
@@ -134,7 +114,7 @@ export function createChatService(deps: ChatServiceDeps) {
       );
       const history = textOnly(turns);
       await timing.measure('audio-urls', () =>
-        addAudioUrls(history, voiceOf(current), { index: replySeq - 1, audioUrl }),
+        addAudioUrls(history, current.voiceId, { index: replySeq - 1, audioUrl }),
       );
       return { ...summary(current), history };
     },

@@ -68,9 +68,8 @@ const progressLine = (p: BackfillProgress) =>
 let exitCode: number;
 try {
   const summary = await backfillAudio({
-    db: product.database.db,
+    sessions: product.sessions,
     speech: product.speech,
-    defaultVoiceId: config.defaultVoiceId,
     sessionId: args.session,
     concurrency: args.concurrency,
     signal: controller.signal,

@@ -2,8 +2,9 @@
 // dev tools show it, and the benchmarks read it to split server time into database, LLM, speech
 // and URL building without instrumenting anything else.
 import type { FastifyReply } from 'fastify';
+import type { Timing } from '../timing.ts';
 
-export class ServerTiming {
+export class ServerTiming implements Timing {
   private readonly phases: Array<[string, number]> = [];
 
   async measure<T>(name: string, work: () => Promise<T>): Promise<T> {

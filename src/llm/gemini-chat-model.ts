@@ -1,6 +1,7 @@
 // ChatModel on Google's Gemini API through the official @google/genai SDK (generateContent, not streaming).
 import { ApiError, GoogleGenAI, type Content, type GenerateContentResponse } from '@google/genai';
-import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
+import type { ChatModel, ChatRequest } from './chat-model.ts';
+import { LlmError } from '../errors.ts';
 import { describeNetworkError, displayUrl, isTimeoutError, parseDurationSeconds, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'gemini';

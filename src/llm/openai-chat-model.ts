@@ -2,7 +2,8 @@
 // through the official openai SDK.
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
 import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
-import { LlmError, type ChatModel, type ChatRequest } from './chat-model.ts';
+import type { ChatModel, ChatRequest } from './chat-model.ts';
+import { LlmError } from '../errors.ts';
 import { describeNetworkError, displayUrl, isTimeoutError, parseRetryAfter, safeDetail } from './provider-errors.ts';
 
 const PROVIDER = 'openai';

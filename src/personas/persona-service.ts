@@ -5,22 +5,9 @@ import { NotFoundError, UnprocessableError } from '../errors.ts';
 import type { VoiceCatalogue } from '../speech/synthesizer.ts';
 import type { PersonaFields, PersonaRepository } from './persona-repository.ts';
 
-export interface Persona {
-  id: string;
-  name: string;
-  system_prompt: string;
-  voice_id: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface PersonaInput {
-  name: string;
-  system_prompt?: string;
-  voice_id?: string | null;
-}
-
-export type PersonaPatch = Partial<PersonaInput>;
+// The shapes are the route schemas' (persona-schemas.ts), so code and OpenAPI document agree.
+import type { Persona, PersonaInput, PersonaPatch } from './persona-schemas.ts';
+export type { Persona, PersonaInput, PersonaPatch };
 
 export function toPersona(row: PersonaRow): Persona {
   return {

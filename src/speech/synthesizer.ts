@@ -30,11 +30,3 @@ export interface VoiceCatalogue {
    */
   problemWith(voiceId: string): Promise<string | null>;
 }
-
-/** A failure of the speech engine itself (not of the caller's input). */
-export class SpeechError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'SpeechError';
-  }
-}

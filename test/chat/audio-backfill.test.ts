@@ -52,7 +52,7 @@ async function audioPresent(t: TestApp, sessionId: string, voice: string) {
 }
 
 const run = (t: TestApp, extra: Partial<Parameters<typeof backfillAudio>[0]> = {}) =>
-  backfillAudio({ db: t.product.database.db, speech: t.product.speech, defaultVoiceId: t.config.defaultVoiceId, ...extra });
+  backfillAudio({ sessions: t.product.sessions, speech: t.product.speech, ...extra });
 
 describe('backfillAudio', () => {
   let t: TestApp;

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import type { PollyClient } from '@aws-sdk/client-polly';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createPollySynthesizer } from '../../src/speech/engines/polly/polly-synthesizer.ts';
-import { SpeechError } from '../../src/speech/synthesizer.ts';
+import { SpeechError } from '../../src/errors.ts';
 import { usePollyServer } from '../support/polly-fixture.ts';
 import { FAKE_SPEECH_MS_PER_CHAR, fakeSpeechMp3, type PollyServer } from '../support/polly-server.ts';
 

@@ -4,12 +4,23 @@ import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { allowedMethods } from '../../src/http/allowed-methods.ts';
+import { errorHandler } from '../../src/http/error-handler.ts';
 import { audioFileRoutes } from '../../src/storage/audio-file-routes.ts';
 import { createFileAudioStore } from '../../src/storage/file-audio-store.ts';
 import { audioStoreContract, fakeMp3, randomAudioKey } from './audio-store-contract.ts';
 
 let dir: string;
 const apps: FastifyInstance[] = [];
+
+/** An app that maps errors to answers as the API does (a missing file is a 404 in the error shape). */
+async function audioApp(): Promise<FastifyInstance> {
+  const app = Fastify();
+  apps.push(app);
+  await app.register(allowedMethods);
+  await app.register(errorHandler);
+  return app;
+}
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'file-audio-store-'));
@@ -22,8 +33,7 @@ afterAll(async () => {
 
 audioStoreContract('file store, served by audioFileRoutes through inject', async () => {
   const store = createFileAudioStore({ dir: join(dir, 'contract') });
-  const app = Fastify();
-  apps.push(app);
+  const app = await audioApp();
   await app.register(audioFileRoutes, { store });
   await app.ready();
   return {
@@ -36,8 +46,7 @@ audioStoreContract('file store, served by audioFileRoutes through inject', async
 });
 
 audioStoreContract('file store, served by audioFileRoutes over real HTTP', async () => {
-  const app = Fastify();
-  apps.push(app);
+  const app = await audioApp();
   const base = join(dir, 'http');
   // A relative URL would need the origin; an absolute base is what a deployment behind a domain sets.
   const address = await (async () => {

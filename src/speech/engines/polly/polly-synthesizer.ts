@@ -2,7 +2,8 @@
 import { SynthesizeSpeechCommand, type PollyClient, type VoiceId } from '@aws-sdk/client-polly';
 import type { PollyEngine } from '../../../config/env.ts';
 import { describePollyError } from './polly-error.ts';
-import { SpeechError, type Synthesizer } from '../../synthesizer.ts';
+import type { Synthesizer } from '../../synthesizer.ts';
+import { SpeechError } from '../../../errors.ts';
 
 /**
  * SynthesizeSpeech accepts at most 3000 billed characters per call (6000 in total including SSML

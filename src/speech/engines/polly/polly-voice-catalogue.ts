@@ -2,7 +2,8 @@
 import { DescribeVoicesCommand, type PollyClient, type Voice as PollyVoice } from '@aws-sdk/client-polly';
 import type { PollyEngine } from '../../../config/env.ts';
 import { describePollyError } from './polly-error.ts';
-import { SpeechError, type Voice, type VoiceCatalogue } from '../../synthesizer.ts';
+import type { Voice, VoiceCatalogue } from '../../synthesizer.ts';
+import { SpeechError } from '../../../errors.ts';
 
 export function createPollyVoiceCatalogue(opts: { client: PollyClient; engine: PollyEngine }): VoiceCatalogue {
   const { client, engine } = opts;

@@ -1,7 +1,8 @@
 // replyWithin against hand-written ChatModels that misbehave in the ways real providers can.
 import { describe, expect, it } from 'vitest';
-import { failureOf } from '../../test/support/llm-failure.ts';
-import { LlmError, replyWithin, type ChatModel, type ChatRequest } from './chat-model.ts';
+import { failureOf } from '../support/llm-failure.ts';
+import { replyWithin, type ChatModel, type ChatRequest } from '../../src/llm/chat-model.ts';
+import { LlmError } from '../../src/errors.ts';
 
 function modelThat(reply: (request: ChatRequest) => Promise<string>): ChatModel {
   return { provider: 'fake', description: 'fake (test)', reply };
