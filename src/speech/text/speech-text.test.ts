@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toSpeechText } from './speech-text.ts';
+import { speechBlocks, toSpeechText } from './speech-text.ts';
 
 describe('toSpeechText', () => {
   it('keeps plain prose as it is', () => {
@@ -274,5 +274,130 @@ describe('toSpeechText', () => {
       'Installing the tool. You can install it with npm. See the README. Create config.json. Set api_key. ' +
         'Tip: keep your key secret. Option, Default. retries, 3.',
     );
+  });
+});
+
+describe('toSpeechText on markdown structure that line rules got wrong', () => {
+  it('reads lists inside block quotes', () => {
+    expect(toSpeechText('> Steps:\n> 1. Open **the** app\n> 2. Tap *Save*\n>\n> Done.')).toBe('Steps: Open the app. Tap Save. Done.');
+    expect(toSpeechText('> - outer\n>   - inner\n> - next')).toBe('outer. inner. next.');
+    expect(toSpeechText('> 1. Run this:\n>\n>        npm test\n>\n> 2. Check the output')).toBe('Run this: Check the output.');
+  });
+
+  it('reads setext headings, also wrapped and quoted ones', () => {
+    expect(toSpeechText('Release notes\nfor May\n===\nAll good.')).toBe('Release notes for May. All good.');
+    expect(toSpeechText('> Quoted title\n> ---\n> Body')).toBe('Quoted title. Body.');
+    expect(toSpeechText('- item\n---\nafter')).toBe('item. after.');
+  });
+
+  it('speaks reference link labels, never their URLs or definitions', () => {
+    const reply = [
+      'Read [the guide][g], [FAQ][] and [Docs].',
+      '',
+      '[g]: https://example.com/guide "Guide"',
+      '[faq]: <https://example.com/faq>',
+      '[docs]:',
+      '  https://example.com/docs',
+      '  "The docs"',
+    ].join('\n');
+    expect(toSpeechText(reply)).toBe('Read the guide, FAQ and Docs.');
+    expect(toSpeechText('> See [this][1].\n>\n> [1]: https://x.test')).toBe('See this.');
+  });
+
+  it('reads a reference whose definition is missing as its label', () => {
+    expect(toSpeechText('See [a][missing] and a note[^9].')).toBe('See a and a note.');
+  });
+
+  it('reads inline code in table cells', () => {
+    const table = '| Command | Effect |\n|---|---|\n| `git add -p` | stages **parts** |\n| `a \\| b` | pipes |';
+    expect(toSpeechText(table)).toBe('Command, Effect. git add -p, stages parts. a | b, pipes.');
+  });
+
+  it('reads the text of HTML blocks as markdown and drops their markup', () => {
+    expect(toSpeechText('<details>\n<summary>Show the steps</summary>\n\nRun it **twice**.\n\n</details>')).toBe(
+      'Show the steps. Run it twice.',
+    );
+    expect(toSpeechText('<div align="center">\n  <p>First <b>bold</b> line</p>\n  <p>Tom &amp; *Jerry*</p>\n</div>')).toBe(
+      'First bold line. Tom & Jerry.',
+    );
+    expect(toSpeechText('<pre>\nrm -rf /\n</pre>\n\nDone.')).toBe('Done.');
+    expect(toSpeechText('<!--\n\nhidden across a blank line\n\n-->\nShown.')).toBe('Shown.');
+  });
+
+  it('removes nested emphasis markers', () => {
+    expect(toSpeechText('***a*** **b _c_**')).toBe('a b c.');
+    expect(toSpeechText('*__nested__ emphasis* and ~~**gone**~~')).toBe('nested emphasis and gone.');
+  });
+
+  it('never speaks a fenced code block inside a list item', () => {
+    expect(toSpeechText('- Run:\n\n  ```sh\n  npm test\n  ```\n\n  Then check.\n- Done')).toBe('Run: Then check. Done.');
+    expect(toSpeechText('1. Step\n   ~~~\n   # not a heading\n   ~~~')).toBe('Step.');
+    expect(toSpeechText('> - Try:\n>   ```\n>   secret\n>   ```')).toBe('Try:');
+  });
+
+  it('keeps a wrapped line that starts like an ordered item in its paragraph', () => {
+    expect(toSpeechText('wrapped line\n2024. still paragraph')).toBe('wrapped line 2024. still paragraph.');
+  });
+
+  it('keeps inline code that looks like markup', () => {
+    expect(toSpeechText('Use `<!-- x -->` and `f()` here.')).toBe('Use <!-- x --> and f() here.');
+  });
+});
+
+describe('speechBlocks', () => {
+  it('gives one entry per top-level block, list item and table row, none for code', () => {
+    const reply = [
+      '# Plan',
+      '',
+      'Intro text.',
+      '',
+      '- first',
+      '- second',
+      '  - nested',
+      '',
+      '| a | b |',
+      '|---|---|',
+      '| 1 | 2 |',
+      '',
+      '```',
+      'code',
+      '```',
+      '',
+      '> quoted',
+      '>',
+      '> - in quote',
+      '',
+      'End',
+    ].join('\n');
+    expect(speechBlocks(reply)).toEqual(['Plan.', 'Intro text.', 'first.', 'second. nested.', 'a, b.', '1, 2.', 'quoted.', 'in quote.', 'End.']);
+  });
+
+  it('gives no entry when nothing is speakable', () => {
+    expect(speechBlocks('')).toEqual([]);
+    expect(speechBlocks('```\nonly code\n```\n\n---')).toEqual([]);
+  });
+
+  it('joins into exactly what toSpeechText returns', () => {
+    const replies = [
+      'Thanks\n\nBye',
+      '<think>plan</think>\n\n## Steps\n\n1. Install:\n   ```sh\n   npm i\n   ```\n2. Run it',
+      '> **Tip:** keep `api_key` secret\n\n| Option | Default |\n|---|---|\n| `retries` | 3 |',
+      'See [the guide][g] at https://docs.example.com/x.\n\n[g]: https://example.com/guide',
+      '<div>\n<p>One</p>\n<p>Two</p>\n</div>\n\n- [ ] todo\n- [x] done,',
+      '```\nonly code\n```',
+    ];
+    for (const reply of replies) expect(speechBlocks(reply).join(' ')).toBe(toSpeechText(reply));
+  });
+});
+
+describe('crafted input', () => {
+  it('reads a line nested thousands of lists deep as its words', () => {
+    // Unguarded, the parser spends seconds on this and then runs out of stack.
+    expect(toSpeechText('- '.repeat(5000) + 'deep item')).toBe('deep item.');
+    expect(toSpeechText('> '.repeat(5000) + 'deep quote')).toBe('deep quote.');
+  });
+
+  it('keeps ordinary nesting as it is', () => {
+    expect(speechBlocks('- a\n  - b\n    - c\n- d')).toEqual(['a. b. c.', 'd.']);
   });
 });
