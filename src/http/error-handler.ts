@@ -3,9 +3,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { LlmError } from '../llm/chat-model.ts';
-import { SpeechError } from '../speech/synthesizer.ts';
-import { HttpError, UpstreamError } from '../errors.ts';
+import { BadRequestError, LlmError, NotFoundError, SpeechError, UnprocessableError } from '../errors.ts';
 
 export interface ErrorBody {
   statusCode: number;
@@ -16,39 +14,55 @@ export interface ErrorBody {
 function body(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
+export { body as errorBody };
 
-/** Maps an LLM failure to what a client can act on: wait (429), retry later (504), or not (502). */
-export function llmErrorToHttp(err: LlmError): UpstreamError {
-  switch (err.failure) {
-    case 'rate_limited':
-      return new UpstreamError(
-        429,
-        err.message,
-        err.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(err.retryAfterSeconds)) } : {},
-      );
-    case 'timeout':
-      return new UpstreamError(504, err.message);
-    default:
-      return new UpstreamError(502, err.message);
+export interface HttpAnswer {
+  statusCode: number;
+  headers?: Record<string, string>;
+}
+
+/**
+ * The one mapping from the errors of src/errors.ts to HTTP answers; undefined for anything else
+ * (Fastify's own errors, which carry their status, and bugs). An LLM failure becomes what a client
+ * can act on: wait (429), retry later (504), or not (502).
+ */
+export function httpAnswerFor(err: unknown): HttpAnswer | undefined {
+  if (err instanceof BadRequestError) return { statusCode: 400 };
+  if (err instanceof NotFoundError) return { statusCode: 404 };
+  if (err instanceof UnprocessableError) return { statusCode: 422 };
+  if (err instanceof SpeechError) return { statusCode: 503 };
+  if (err instanceof LlmError) {
+    switch (err.failure) {
+      case 'rate_limited':
+        return {
+          statusCode: 429,
+          headers: err.retryAfterSeconds !== undefined ? { 'retry-after': String(Math.ceil(err.retryAfterSeconds)) } : {},
+        };
+      case 'timeout':
+        return { statusCode: 504 };
+      default:
+        return { statusCode: 502 };
+    }
   }
+  return undefined;
 }
 
 async function errorHandlerPlugin(app: FastifyInstance) {
-  app.setErrorHandler((rawErr: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
-    let err: Error = rawErr;
-    if (err instanceof LlmError) err = llmErrorToHttp(err);
-    else if (err instanceof SpeechError) err = new UpstreamError(503, err.message);
-
-    if (err instanceof HttpError) {
+  app.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    const answer = httpAnswerFor(err);
+    if (answer) {
       // Only our own sanitized message is logged: the cause of an upstream error (an SDK's error
       // object) can carry the request, and with it an API key.
-      if (err.statusCode >= 500) request.log.warn({ upstream: { name: rawErr.name, message: err.message } }, 'upstream failure');
-      return reply.code(err.statusCode).headers(err.headers).send(body(err.statusCode, err.message));
+      if (answer.statusCode >= 500) request.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
+      return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(body(answer.statusCode, err.message));
     }
 
     const fastifyErr = err as FastifyError;
     const status = fastifyErr.statusCode && fastifyErr.statusCode >= 400 ? fastifyErr.statusCode : 500;
     if (status < 500) {
+      // A body sent to a route that does not exist is parsed before the not-found handler runs; its
+      // 415 or bad JSON would hide the answer that matters (404, or 405 with the methods to use).
+      if (request.is404) return notFound(request, reply);
       // Validation, bad JSON, wrong content type, body too large: Fastify's message names the problem.
       request.log.info({ err: fastifyErr }, 'client error');
       const message =
@@ -59,14 +73,29 @@ async function errorHandlerPlugin(app: FastifyInstance) {
             : fastifyErr.message;
       return reply.code(status).send(body(status, message));
     }
-    request.log.error({ err: rawErr }, 'unhandled error');
+    request.log.error({ err }, 'unhandled error');
     return reply.code(status).send(body(status, 'Internal Server Error'));
   });
 
   // Unknown routes also answer in the error shape; rate limiting would go here if ids were guessable.
-  app.setNotFoundHandler((request, reply) => {
-    reply.code(404).send(body(404, `Route ${request.method} ${request.url.split('?')[0]} not found`));
-  });
+  app.setNotFoundHandler(notFound);
 }
 
-export const errorHandler = fp(errorHandlerPlugin, { name: 'error-handler' });
+/**
+ * 404 for a path no route has; 405 Method Not Allowed with an Allow header (RFC 9110 15.5.6) for a
+ * path that exists with other methods, such as PUT /api/personas.
+ */
+function notFound(request: FastifyRequest, reply: FastifyReply) {
+  const path = request.url.split('?')[0];
+  const allowed = request.server.allowedMethods(request.url);
+  if (allowed.length > 0 && !allowed.includes(request.method)) {
+    const list = allowed.join(', ');
+    return reply
+      .code(405)
+      .header('allow', list)
+      .send(body(405, `method ${request.method} is not allowed on ${path}; allowed: ${list}`));
+  }
+  return reply.code(404).send(body(404, `Route ${request.method} ${path} not found`));
+}
+
+export const errorHandler = fp(errorHandlerPlugin, { name: 'error-handler', dependencies: ['allowed-methods'] });

@@ -60,6 +60,27 @@ describe('offline chat model', () => {
     expect(Array.from(await reply('🙂'.repeat(200))).join('')).toContain('🙂'.repeat(80) + '...');
   });
 
+  it('never cuts an emoji in half, in the quote or in the persona line', async () => {
+    // A lone surrogate (half of a UTF-16 pair) is what a cut by UTF-16 units leaves behind.
+    const loneSurrogate = /\p{Cs}/u;
+    const emoji = ['🙂', '🏴‍☠️', '👍🏽', '🇫🇷', '𝄞', '👩‍👩‍👧'];
+    // Prefixes of 0 to 3 ASCII letters move the cut onto every offset within a pair.
+    for (const prefix of ['', 'x', 'xy', 'xyz']) {
+      for (const e of emoji) {
+        const heavy = prefix + e.repeat(150);
+        const asMessage = await reply(`${heavy} ${heavy}`);
+        const asPersona = await reply('Hi', heavy);
+        const asRole = await reply('Hi', `You are ${heavy}`);
+        for (const text of [asMessage, asPersona, asRole]) {
+          expect(text).not.toMatch(loneSurrogate);
+          expect(encodeURIComponent(text)).toBeTypeOf('string'); // throws URIError on a lone surrogate
+        }
+        expect(asPersona).toMatch(/^My brief: x{0,3}\S+\.\.\. /u);
+        expect(Array.from(asPersona.slice('My brief: '.length).split('... ')[0]!)).toHaveLength(120);
+      }
+    }
+  });
+
   it("reflects the persona's first sentence", async () => {
     const asRole = await reply('Hi', 'You are a grumpy old sailor. Never use more than two sentences.');
     expect(asRole).toMatch(/^Speaking as a grumpy old sailor\. /);

@@ -8,9 +8,9 @@ import type { ChatModel, ChatRequest } from './chat-model.ts';
 
 /** Words of the user's message quoted back... */
 const QUOTE_WORDS = 8;
-/** ...and at most this many characters of them: text without spaces (Chinese, Japanese) is one word. */
+/** ...and at most this many characters (code points) of them: text without spaces (Chinese, Japanese) is one word. */
 const QUOTE_CHARS = 80;
-/** Characters of the persona's first sentence reflected in the reply. */
+/** Characters (code points) of the persona's first sentence reflected in the reply. */
 const PERSONA_CHARS = 120;
 
 const OPENERS: ReadonlyArray<(quote: string) => string> = [
@@ -80,8 +80,10 @@ function personaLine(systemPrompt: string): string | undefined {
   if (!flat) return undefined;
   let first = (/^.*?[.!?](?=\s|$)/.exec(flat)?.[0] ?? flat).replace(/[.!?]+$/, '');
   let end = '.';
-  if (first.length > PERSONA_CHARS) {
-    first = first.slice(0, PERSONA_CHARS).replace(/\s+\S*$/, '');
+  // By code points, like the quote: a prompt of emoji without spaces is never cut inside a pair.
+  const chars = Array.from(first);
+  if (chars.length > PERSONA_CHARS) {
+    first = chars.slice(0, PERSONA_CHARS).join('').replace(/\s+\S*$/, '');
     end = '...';
   }
   const role = /^you(?: are|'re)\s+(.+)$/i.exec(first)?.[1];
