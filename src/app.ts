@@ -1,6 +1,5 @@
 // Builds the Fastify application from its dependencies, so tests build the same app and call
 // inject(). Listening, signals and the process belong to main.ts.
-import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -8,13 +7,19 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import { Type } from 'typebox';
-import { chatRoutes, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema } from './chat/chat-routes.ts';
+import { chatRoutes } from './chat/chat-routes.ts';
+import { ChatMessageSchema, ChatSessionResponseSchema, ChatSessionSummarySchema } from './chat/chat-schemas.ts';
 import type { ChatService } from './chat/chat-service.ts';
+import { allowedMethods } from './http/allowed-methods.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { jsonBody } from './http/json-body.ts';
+import { swaggerOptions } from './http/openapi.ts';
+import { answerClientError, answerFrameworkError } from './http/protocol-errors.ts';
+import { requestIdFrom } from './http/request-id.ts';
 import { formatValidationErrors } from './http/validation.ts';
 import { ErrorSchema } from './http/schemas.ts';
-import { personaRoutes, PersonaSchema } from './personas/persona-routes.ts';
+import { personaRoutes } from './personas/persona-routes.ts';
+import { PersonaSchema } from './personas/persona-schemas.ts';
 import type { PersonaService } from './personas/persona-service.ts';
 import type { VoiceCatalogue } from './speech/synthesizer.ts';
 import { voiceRoutes } from './voices/voice-routes.ts';
@@ -44,8 +49,12 @@ export function loggerOptions(level: string): LoggerOptions {
 export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
     ...(opts.logger ? { loggerInstance: opts.logger } : { logger: false }),
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // The client's x-request-id only when it is short and safe to log (see request-id.ts).
+    requestIdHeader: false,
+    genReqId: requestIdFrom,
+    // Requests refused by Node's parser or Fastify's router answer in the error shape too.
+    clientErrorHandler: answerClientError,
+    frameworkErrors: answerFrameworkError,
     // A message of MAX_MESSAGE_CHARS characters can take 4 bytes each in UTF-8, plus JSON escaping.
     bodyLimit: Math.max(1024 * 1024, deps.maxMessageChars * 6 + 1024),
     ajv: {
@@ -60,6 +69,8 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // First, so that it sees every route (CORS's OPTIONS * included) for 405's Allow header.
+  await app.register(allowedMethods);
   // The API speaks JSON only; a text/plain body gets a 415 rather than "body must be object".
   app.removeContentTypeParser('text/plain');
   await app.register(jsonBody);
@@ -87,32 +98,23 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   });
 
   await app.register(errorHandler);
-  for (const schema of [ErrorSchema, PersonaSchema, ChatMessageSchema, ChatSessionSchema, ChatSessionSummarySchema]) {
+  for (const schema of [ErrorSchema, PersonaSchema, ChatMessageSchema, ChatSessionResponseSchema, ChatSessionSummarySchema]) {
     app.addSchema(schema);
   }
 
-  await app.register(swagger, {
-    openapi: {
-      info: {
-        title: 'Chat API with voice',
-        description: 'Personas, chat sessions and AI replies that each come with an MP3 of their speech.',
-        version: '0.1.0',
-      },
-      tags: [
-        { name: 'personas', description: 'Characters: a system prompt and a voice' },
-        { name: 'chat', description: 'Sessions and messages' },
-        { name: 'voices', description: 'The voices the speech engine can speak' },
-        { name: 'audio', description: 'Locally stored reply audio' },
-      ],
-    },
-    // Name shared components after their $id rather than def-0, def-1.
-    refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
-  });
+  await app.register(swagger, swaggerOptions);
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   app.get(
     '/healthz',
-    { schema: { tags: ['health'], summary: 'Liveness', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    {
+      schema: {
+        operationId: 'getHealth',
+        tags: ['health'],
+        summary: 'Liveness',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The API is up' }) },
+      },
+    },
     () => ({ status: 'ok' as const }),
   );
 

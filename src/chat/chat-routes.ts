@@ -1,54 +1,34 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { withServerTiming } from '../http/server-timing.ts';
-import { errorResponses, NonBlank, Uuid } from '../http/schemas.ts';
+import { errorResponse, errorResponses, Uuid } from '../http/schemas.ts';
+import { ChatSessionCreateSchema, MessageBodySchema } from './chat-schemas.ts';
 import type { ChatService } from './chat-service.ts';
 
-const sessionFields = {
-  session_id: Type.String({ format: 'uuid' }),
-  persona_id: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
-  voice_id: Type.String({ description: "the resolved voice: the persona's, else DEFAULT_POLLY_VOICE_ID" }),
-  created_at: Type.String({ format: 'date-time' }),
-  updated_at: Type.String({ format: 'date-time' }),
-};
-
-export const ChatMessageSchema = Type.Object(
-  {
-    role: Type.Union([Type.Literal('user'), Type.Literal('model')]),
-    content: Type.String(),
-    audio_url: Type.Union([Type.String(), Type.Null()], {
-      description: 'null for user messages, and for a reply whose synthesis failed in this POST',
-    }),
-  },
-  { $id: 'ChatMessage' },
-);
-
-export const ChatSessionSchema = Type.Object(
-  { ...sessionFields, history: Type.Array(Type.Ref('ChatMessage')) },
-  { $id: 'ChatSessionResponse' },
-);
-
-export const ChatSessionSummarySchema = Type.Object(sessionFields, { $id: 'ChatSessionSummary' });
-
 const SessionParams = Type.Object({ session_id: Uuid });
+
+const notFound = errorResponse(404, 'No chat session with this id');
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number }> = async (
   app,
   { chat, maxMessageChars },
 ) => {
   const tags = ['chat'];
-  const session = Type.Ref('ChatSessionResponse');
+  const session = (description: string) => Type.Ref('ChatSessionResponse', { description });
 
   app.post(
     '/api/chat',
     {
       schema: {
+        operationId: 'createChatSession',
         tags,
         summary: 'Start a chat session, optionally with a persona',
-        body: Type.Optional(
-          Type.Object({ persona_id: Type.Optional(Type.Union([Uuid, Type.Null()])) }, { additionalProperties: false }),
-        ),
-        response: { 201: session, ...errorResponses(400, 415, 422) },
+        body: ChatSessionCreateSchema,
+        response: {
+          201: session('The new session, with an empty history'),
+          ...errorResponses(400, 415),
+          ...errorResponse(422, 'persona_id names no persona'),
+        },
       },
       // The body is optional: a bare POST starts a session without a persona.
       preValidation: async (req) => {
@@ -62,9 +42,12 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
     '/api/chat',
     {
       schema: {
+        operationId: 'listChatSessions',
         tags,
         summary: 'List chat sessions, newest first, without their history',
-        response: { 200: Type.Array(Type.Ref('ChatSessionSummary')) },
+        response: {
+          200: Type.Array(Type.Ref('ChatSessionSummary'), { description: 'Every session, newest first, without history' }),
+        },
       },
     },
     () => chat.list(),
@@ -74,10 +57,15 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
     '/api/chat/:session_id',
     {
       schema: {
+        operationId: 'getChatSession',
         tags,
         summary: 'Get a session with its whole history; audio URLs are built without storage calls',
         params: SessionParams,
-        response: { 200: session, ...errorResponses(400, 404) },
+        response: {
+          200: session('The session with its whole history; the Server-Timing header shows db and audio-urls'),
+          ...errorResponses(400),
+          ...notFound,
+        },
       },
     },
     (req, reply) => withServerTiming(reply, (timing) => chat.get(req.params.session_id, timing)),
@@ -87,14 +75,25 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
     '/api/chat/:session_id/message',
     {
       schema: {
+        operationId: 'postMessage',
         tags,
         summary: 'Send a message; the reply is saved with the audio URL of its speech',
         params: SessionParams,
-        body: Type.Object(
-          { message: NonBlank({ maxLength: maxMessageChars, description: `1-${maxMessageChars} characters, not blank` }) },
-          { additionalProperties: false },
-        ),
-        response: { 200: session, ...errorResponses(400, 404, 429, 502, 504) },
+        body: MessageBodySchema(maxMessageChars),
+        response: {
+          200: session('The whole session, ending with the message and its reply (audio_url null if synthesis failed)'),
+          ...errorResponses(400, 415),
+          ...notFound,
+          ...errorResponse(429, 'The LLM provider is rate limiting the API; nothing was stored. Retry later', {
+            headers: {
+              'retry-after': Type.Integer({
+                minimum: 0,
+                description: 'Seconds to wait before retrying; sent when the LLM provider said how long',
+              }),
+            },
+          }),
+          ...errorResponses(502, 504),
+        },
       },
     },
     (req, reply) => withServerTiming(reply, (timing) => chat.postMessage(req.params.session_id, req.body.message, timing)),
@@ -104,10 +103,11 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
     '/api/chat/:session_id',
     {
       schema: {
+        operationId: 'deleteChatSession',
         tags,
         summary: 'Delete a session and its messages',
         params: SessionParams,
-        response: { 204: Type.Null(), ...errorResponses(400, 404) },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400), ...notFound },
       },
     },
     async (req, reply) => {

@@ -1,56 +1,53 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { errorResponses, IdParams, NonBlank } from '../http/schemas.ts';
+import { errorResponse, errorResponses, IdParams } from '../http/schemas.ts';
+import { PersonaInputSchema, PersonaPatchSchema } from './persona-schemas.ts';
 import type { PersonaService } from './persona-service.ts';
 
-// Limits from the contract. The database types match them (varchar(100) for name and voice_id).
-const Name = NonBlank({ maxLength: 100, description: '1-100 characters' });
-const SystemPrompt = Type.String({ maxLength: 20_000, description: 'up to 20,000 characters' });
-const VoiceId = Type.Union([Type.String({ minLength: 1, maxLength: 100 }), Type.Null()], {
-  description: 'a voice id from GET /api/voices, or null for the default voice',
-});
-
-export const PersonaSchema = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    name: Type.String(),
-    system_prompt: Type.String(),
-    voice_id: Type.Union([Type.String(), Type.Null()]),
-    created_at: Type.String({ format: 'date-time' }),
-    updated_at: Type.String({ format: 'date-time' }),
-  },
-  { $id: 'Persona' },
-);
-
-const CreateBody = Type.Object(
-  { name: Name, system_prompt: Type.Optional(SystemPrompt), voice_id: Type.Optional(VoiceId) },
-  { additionalProperties: false },
-);
-
-const PatchBody = Type.Object(
-  { name: Type.Optional(Name), system_prompt: Type.Optional(SystemPrompt), voice_id: Type.Optional(VoiceId) },
-  { additionalProperties: false, minProperties: 1 },
-);
+const notFound = errorResponse(404, 'No persona with this id');
 
 export const personaRoutes: FastifyPluginAsyncTypebox<{ personas: PersonaService }> = async (app, { personas }) => {
   const tags = ['personas'];
-  const persona = Type.Ref('Persona');
+  const persona = (description: string) => Type.Ref('Persona', { description });
 
   app.post(
     '/api/personas',
-    { schema: { tags, summary: 'Create a persona', body: CreateBody, response: { 201: persona, ...errorResponses(400, 422, 503) } } },
+    {
+      schema: {
+        operationId: 'createPersona',
+        tags,
+        summary: 'Create a persona',
+        body: PersonaInputSchema,
+        response: { 201: persona('The new persona'), ...errorResponses(400, 415, 422, 503) },
+      },
+    },
     async (req, reply) => reply.code(201).send(await personas.create(req.body)),
   );
 
   app.get(
     '/api/personas',
-    { schema: { tags, summary: 'List personas, newest first', response: { 200: Type.Array(persona) } } },
+    {
+      schema: {
+        operationId: 'listPersonas',
+        tags,
+        summary: 'List personas, newest first',
+        response: { 200: Type.Array(Type.Ref('Persona'), { description: 'Every persona, newest first' }) },
+      },
+    },
     () => personas.list(),
   );
 
   app.get(
     '/api/personas/:id',
-    { schema: { tags, summary: 'Get a persona', params: IdParams, response: { 200: persona, ...errorResponses(400, 404) } } },
+    {
+      schema: {
+        operationId: 'getPersona',
+        tags,
+        summary: 'Get a persona',
+        params: IdParams,
+        response: { 200: persona('The persona'), ...errorResponses(400), ...notFound },
+      },
+    },
     (req) => personas.get(req.params.id),
   );
 
@@ -58,11 +55,12 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ personas: PersonaService
     '/api/personas/:id',
     {
       schema: {
+        operationId: 'updatePersona',
         tags,
         summary: 'Update a persona; voice_id null returns it to the default voice',
         params: IdParams,
-        body: PatchBody,
-        response: { 200: persona, ...errorResponses(400, 404, 422, 503) },
+        body: PersonaPatchSchema,
+        response: { 200: persona('The persona as updated'), ...errorResponses(400, 415), ...notFound, ...errorResponses(422, 503) },
       },
     },
     (req) => personas.update(req.params.id, req.body),
@@ -72,10 +70,11 @@ export const personaRoutes: FastifyPluginAsyncTypebox<{ personas: PersonaService
     '/api/personas/:id',
     {
       schema: {
+        operationId: 'deletePersona',
         tags,
         summary: 'Delete a persona; its sessions fall back to the default voice',
         params: IdParams,
-        response: { 204: Type.Null(), ...errorResponses(400, 404) },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...errorResponses(400), ...notFound },
       },
     },
     async (req, reply) => {

@@ -3,23 +3,34 @@ import { Type } from 'typebox';
 import { errorResponses } from '../http/schemas.ts';
 import type { VoiceCatalogue } from '../speech/synthesizer.ts';
 
-const VoiceSchema = Type.Object({
-  id: Type.String(),
-  name: Type.String(),
-  gender: Type.String(),
-  language_code: Type.String(),
-  language_name: Type.String(),
-  engines: Type.Array(Type.String()),
-});
+const VoiceSchema = Type.Object(
+  {
+    id: Type.String({ description: 'the voice_id to give a persona' }),
+    name: Type.String(),
+    gender: Type.String(),
+    language_code: Type.String(),
+    language_name: Type.String(),
+    engines: Type.Array(Type.String()),
+  },
+  {
+    examples: [
+      { id: 'Matthew', name: 'Matthew', gender: 'Male', language_code: 'en-US', language_name: 'US English', engines: ['neural'] },
+    ],
+  },
+);
 
 export const voiceRoutes: FastifyPluginAsyncTypebox<{ voices: VoiceCatalogue }> = async (app, { voices }) => {
   app.get(
     '/api/voices',
     {
       schema: {
+        operationId: 'listVoices',
         tags: ['voices'],
         summary: "The voices the active speech engine can speak (Polly's for the configured POLLY_ENGINE)",
-        response: { 200: Type.Array(VoiceSchema), ...errorResponses(503) },
+        response: {
+          200: Type.Array(VoiceSchema, { description: 'The voices a persona may have' }),
+          ...errorResponses(503),
+        },
       },
     },
     () => voices.list(),

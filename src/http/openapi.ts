@@ -1,0 +1,27 @@
+// The OpenAPI document's top level, for @fastify/swagger: what the routes' schemas cannot say.
+// `npm run openapi` prints the document; `npm run openapi:lint` checks it with Redocly.
+import type { SwaggerOptions } from '@fastify/swagger';
+import pkg from '../../package.json' with { type: 'json' };
+
+export const swaggerOptions: SwaggerOptions = {
+  openapi: {
+    info: {
+      title: 'Chat API with voice',
+      description: 'Personas, chat sessions and AI replies that each come with an MP3 of their speech.',
+      version: pkg.version,
+    },
+    // Relative: the API itself, wherever it is deployed, is the origin that serves this document.
+    servers: [{ url: '/', description: 'The origin that serves this document' }],
+    // The API takes no credentials: an empty requirement says so (and satisfies security-defined).
+    security: [],
+    tags: [
+      { name: 'personas', description: 'Characters: a system prompt and a voice' },
+      { name: 'chat', description: 'Sessions and messages' },
+      { name: 'voices', description: 'The voices the speech engine can speak' },
+      { name: 'audio', description: 'Locally stored reply audio' },
+      { name: 'health', description: 'Liveness for load balancers and orchestrators' },
+    ],
+  },
+  // Name shared components after their $id rather than def-0, def-1.
+  refResolver: { buildLocalReference: (json, _base, _fragment, i) => (json.$id as string) ?? `def-${i}` },
+};
