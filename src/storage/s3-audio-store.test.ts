@@ -1,6 +1,6 @@
 // The URL rules of the S3 store (pure: no request is made, so no server is needed).
 import { S3Client } from '@aws-sdk/client-s3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createS3AudioStore, s3BucketOrigin, signingWindowSeconds, type S3AudioStoreOptions } from './s3-audio-store.ts';
 
 const KEY = `audio/polly-neural-mp3/${'ab'.repeat(32)}.mp3`;
@@ -82,17 +82,25 @@ describe('S3 presigned URLs', () => {
   const HOUR = 3_600_000;
   const t0 = Date.parse('2025-03-10T12:00:00Z'); // a multiple of every window below
 
-  function presigned(ttl: number, at: { now: number }) {
-    return store({ urlMode: 'presigned', urlTtlSeconds: ttl, now: () => at.now });
+  // The signing time is read from the clock, so the tests set the clock (Date only; timers stay real).
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(t0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function presigned(ttl: number) {
+    return store({ urlMode: 'presigned', urlTtlSeconds: ttl });
   }
 
   it('sign at the start of the window: one URL per message within a window, a new one after it', async () => {
-    const at = { now: t0 };
-    const s = presigned(86_400, at); // window = min(12 h, 6 h) = 6 h
+    const s = presigned(86_400); // window = min(12 h, 6 h) = 6 h
     const first = await s.url(KEY);
-    at.now = t0 + 6 * HOUR - 1;
+    vi.setSystemTime(t0 + 6 * HOUR - 1);
     expect(await s.url(KEY)).toBe(first);
-    at.now = t0 + 6 * HOUR;
+    vi.setSystemTime(t0 + 6 * HOUR);
     const next = await s.url(KEY);
     expect(next).not.toBe(first);
     const q = new URL(next).searchParams;
@@ -102,16 +110,18 @@ describe('S3 presigned URLs', () => {
 
   it('leave at least TTL minus the window to live, and never exceed 7 days', async () => {
     const at = { now: t0 + 6 * HOUR - 1 };
-    const url = new URL(await presigned(86_400, at).url(KEY));
+    vi.setSystemTime(at.now);
+    const url = new URL(await presigned(86_400).url(KEY));
     const signedAt = Date.parse(
       url.searchParams.get('X-Amz-Date')!.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/, '$1-$2-$3T$4:$5:$6Z'),
     );
     const expiresAt = signedAt + Number(url.searchParams.get('X-Amz-Expires')) * 1000;
     expect(expiresAt - at.now).toBeGreaterThanOrEqual(86_400_000 - 6 * HOUR);
 
-    const week = new URL(await presigned(604_800, { now: t0 }).url(KEY));
+    vi.setSystemTime(t0);
+    const week = new URL(await presigned(604_800).url(KEY));
     expect(week.searchParams.get('X-Amz-Expires')).toBe('604800');
-    expect(() => presigned(604_801, { now: t0 })).toThrow(/7 days/);
+    expect(() => presigned(604_801)).toThrow(/7 days/);
   });
 
   it('use a window of half the TTL, capped at 6 hours', () => {
@@ -122,7 +132,7 @@ describe('S3 presigned URLs', () => {
   });
 
   it('carry the credentials and point at the bucket, whatever the public base URL', async () => {
-    const s = store({ urlMode: 'presigned', publicBaseUrl: 'https://cdn.example.com', now: () => t0 });
+    const s = store({ urlMode: 'presigned', publicBaseUrl: 'https://cdn.example.com' });
     const url = new URL(await s.url(KEY));
     expect(url.origin).toBe('https://my-audio.s3.eu-west-1.amazonaws.com');
     expect(url.pathname).toBe(`/${KEY}`);
@@ -142,7 +152,7 @@ describe('S3 presigned URLs', () => {
         expiration: new Date(Date.now() + 60_000),
       }),
     });
-    const s = store({ client, urlMode: 'presigned', now: () => t0 });
+    const s = store({ client, urlMode: 'presigned' });
     const first = await s.url(KEY);
     secret = 'two';
     const second = await s.url(KEY);
@@ -151,7 +161,7 @@ describe('S3 presigned URLs', () => {
   });
 
   it('are fast enough for a 10,000-message history', async () => {
-    const s = presigned(86_400, { now: t0 });
+    const s = presigned(86_400);
     const keys = Array.from({ length: 10_000 }, (_, i) => `audio/x/${i.toString(16).padStart(64, '0')}.mp3`);
     const started = performance.now();
     const urls = await Promise.all(keys.map((k) => s.url(k)));

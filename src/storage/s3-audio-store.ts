@@ -20,7 +20,7 @@ export function createS3Client(opts: S3ClientOptions): S3Client {
     forcePathStyle: opts.forcePathStyle,
     ...(opts.credentials ? { credentials: opts.credentials } : {}),
     // Otherwise the SDK sends bodies aws-chunked with a trailing CRC, which S3-compatible stores
-    // (s3rver, R2, B2) store verbatim or reject. See DEPENDENCIES.md.
+    // (s3rver, R2, B2) store verbatim or reject.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
@@ -37,8 +37,6 @@ export interface S3AudioStoreOptions {
   urlMode: 'public' | 'presigned';
   /** Presigned mode: how long a URL stays valid, at most 7 days. */
   urlTtlSeconds: number;
-  /** Milliseconds since the epoch; for tests. */
-  now?: () => number;
 }
 
 export function createS3AudioStore(opts: S3AudioStoreOptions): AudioStore {
@@ -97,7 +95,6 @@ function presignedUrl(opts: S3AudioStoreOptions, origin: S3BucketOrigin): AudioS
     throw new RangeError(`urlTtlSeconds must be an integer from 2 to ${MAX_PRESIGN_EXPIRY_SECONDS} (7 days)`);
   }
   const windowMs = signingWindowSeconds(ttl) * 1000;
-  const now = opts.now ?? Date.now;
   const credentials = opts.client.config.credentials;
   return async (key) => {
     // Memoized by the SDK: no network call unless expiring role credentials need a refresh. A URL
@@ -109,7 +106,7 @@ function presignedUrl(opts: S3AudioStoreOptions, origin: S3BucketOrigin): AudioS
       path: `${origin.pathPrefix}/${key}`,
       region: opts.region,
       credentials: creds,
-      signingTimeMs: Math.floor(now() / windowMs) * windowMs,
+      signingTimeMs: Math.floor(Date.now() / windowMs) * windowMs,
       expiresInSeconds: ttl,
     });
   };
