@@ -1,7 +1,8 @@
 // `npm run bench [-- flags]`: starts the peers (s3rver, Polly and Gemini protocol servers), seeds a
-// fresh database, starts the real API as a child process and runs the scenarios of issue 4 in
-// rounds. Round 1 runs the full plan and gives the reported figures; rounds 2.. run a lighter plan
-// and exist to show that memory does not grow. Prints a markdown report and writes JSON.
+// fresh database, starts the real API as a child process and runs the scenarios (the design's three
+// promises beside their alternatives) in rounds. Round 1 runs the full plan and gives the reported
+// figures; rounds 2.. run a lighter plan and exist to show that memory does not grow. Prints a
+// markdown report and writes JSON.
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

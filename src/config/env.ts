@@ -173,7 +173,7 @@ export interface Config {
         urlMode: 'public' | 'presigned';
         urlTtlSeconds: number;
       };
-  /** Undefined: the default prefix, derived from the speech engine (see speech/audio-key.ts). */
+  /** Undefined: the default prefix, derived from the speech engine (see storage/audio-key.ts). */
   audioKeyPrefix: string | undefined;
 }
 

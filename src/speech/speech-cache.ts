@@ -1,4 +1,4 @@
-// The write-through audio cache of DESIGN.md, steps 4-6: one MP3 per (reply text, voice), stored
+// The write-through audio cache (steps 4-6 of the write path in docs/architecture.md): one MP3 per (reply text, voice), stored
 // under a content-addressed key, synthesized only on a miss and only once for concurrent misses.
 import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from '../storage/audio-key.ts';

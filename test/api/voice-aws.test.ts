@@ -1,4 +1,4 @@
-// The voice pipeline in AWS mode, configured only through DESIGN.md's variables: S3 (s3rver), Polly
+// The voice pipeline in AWS mode, configured only through the documented variables: S3 (s3rver), Polly
 // (a server speaking Polly's protocol) and Gemini (a server speaking Gemini's), all on loopback and
 // all driven by the real SDK clients.
 import { createHash } from 'node:crypto';

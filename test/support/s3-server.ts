@@ -2,7 +2,7 @@
 // S3 SDK. It counts every HTTP request it receives, so a test can prove that a code path makes no
 // storage round trips at all.
 //
-// Limits (see DEPENDENCIES.md): s3rver does not verify SigV4 signatures and ignores If-None-Match: *.
+// Limits: s3rver does not verify SigV4 signatures and ignores If-None-Match: *.
 // Its access key and secret are both 'S3RVER'; pass S3_SERVER_CREDENTIALS to the client.
 import type { Server } from 'node:http';
 import { createHash } from 'node:crypto';
