@@ -25,7 +25,6 @@ export interface ChatServiceDeps {
 export function createChatService(deps: ChatServiceDeps) {
   const { sessions, personas, model, speech, log } = deps;
 
-
   function summary(session: SessionRecord): ChatSessionSummary {
     return {
       session_id: session.id,

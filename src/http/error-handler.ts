@@ -11,10 +11,9 @@ export interface ErrorBody {
   message: string;
 }
 
-function body(statusCode: number, message: string): ErrorBody {
+export function errorBody(statusCode: number, message: string): ErrorBody {
   return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', message };
 }
-export { body as errorBody };
 
 export interface HttpAnswer {
   statusCode: number;
@@ -54,7 +53,7 @@ async function errorHandlerPlugin(app: FastifyInstance) {
       // Only our own sanitized message is logged: the cause of an upstream error (an SDK's error
       // object) can carry the request, and with it an API key.
       if (answer.statusCode >= 500) request.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
-      return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(body(answer.statusCode, err.message));
+      return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(errorBody(answer.statusCode, err.message));
     }
 
     const fastifyErr = err as FastifyError;
@@ -71,10 +70,10 @@ async function errorHandlerPlugin(app: FastifyInstance) {
           : fastifyErr.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
             ? `the request body is larger than the limit of ${request.routeOptions.bodyLimit ?? 'this route'} bytes`
             : fastifyErr.message;
-      return reply.code(status).send(body(status, message));
+      return reply.code(status).send(errorBody(status, message));
     }
     request.log.error({ err }, 'unhandled error');
-    return reply.code(status).send(body(status, 'Internal Server Error'));
+    return reply.code(status).send(errorBody(status, 'Internal Server Error'));
   });
 
   // Unknown routes also answer in the error shape; rate limiting would go here if ids were guessable.
@@ -93,9 +92,9 @@ function notFound(request: FastifyRequest, reply: FastifyReply) {
     return reply
       .code(405)
       .header('allow', list)
-      .send(body(405, `method ${request.method} is not allowed on ${path}; allowed: ${list}`));
+      .send(errorBody(405, `method ${request.method} is not allowed on ${path}; allowed: ${list}`));
   }
-  return reply.code(404).send(body(404, `Route ${request.method} ${path} not found`));
+  return reply.code(404).send(errorBody(404, `Route ${request.method} ${path} not found`));
 }
 
 export const errorHandler = fp(errorHandlerPlugin, { name: 'error-handler', dependencies: ['allowed-methods'] });
