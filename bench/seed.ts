@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { LOCAL_OWNER } from '../src/access/principal.ts';
 import { openDatabase, type DatabaseHandle } from '../src/db/database.ts';
 import { chatMessages, chatSessions } from '../src/db/schema.ts';
 import { audioKey, defaultAudioKeyPrefix } from '../src/storage/audio-key.ts';
@@ -71,7 +72,7 @@ export async function seedSessions(database: BenchDatabase, lengths: readonly nu
       const messages = length - (length % 2);
       const [row] = await handle.db
         .insert(chatSessions)
-        .values({ messageCount: messages })
+        .values({ ownerId: LOCAL_OWNER, messageCount: messages })
         .returning({ id: chatSessions.id });
       const sessionId = row!.id;
       const BATCH = 1000;

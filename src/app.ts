@@ -7,9 +7,13 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { LoggerOptions } from 'pino';
 import { Type } from 'typebox';
+import { apiKeyRoutes } from './access/api-key-routes.ts';
+import { ApiKeySchema, NewApiKeySchema } from './access/api-key-schemas.ts';
+import type { ApiKeyService } from './access/api-key-service.ts';
 import { chatRoutes } from './chat/chat-routes.ts';
 import { ChatMessageSchema, ChatSessionResponseSchema, ChatSessionSummarySchema } from './chat/chat-schemas.ts';
 import type { ChatService } from './chat/chat-service.ts';
+import { access, type AccessOptions } from './http/access.ts';
 import { allowedMethods } from './http/allowed-methods.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { jsonBody } from './http/json-body.ts';
@@ -27,6 +31,9 @@ import { audioFileRoutes } from './storage/audio-file-routes.ts';
 import type { FileAudioStore } from './storage/file-audio-store.ts';
 
 export interface AppDeps {
+  /** Who may call what, and the rate limits (see http/access.ts). */
+  access: AccessOptions;
+  apiKeys: ApiKeyService;
   personas: PersonaService;
   chat: ChatService;
   voices: VoiceCatalogue;
@@ -39,7 +46,8 @@ export interface AppDeps {
   onClose?: () => Promise<void>;
 }
 
-// Never log credentials: the API itself takes none today, but proxies and later API keys will.
+// Never log credentials. Fastify's request serializer logs no headers, so these paths matter only
+// if a log line ever carries a request's headers; they are here so that it stays safe then too.
 const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'];
 
 export function loggerOptions(level: string): LoggerOptions {
@@ -80,7 +88,15 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     await app.register(cors, {
       origin: deps.corsOrigins.includes('*') ? '*' : deps.corsOrigins,
       methods: ['GET', 'HEAD', 'POST', 'PATCH', 'DELETE'],
-      exposedHeaders: ['server-timing', 'x-request-id', 'retry-after'],
+      exposedHeaders: [
+        'server-timing',
+        'x-request-id',
+        'retry-after',
+        'www-authenticate',
+        'x-ratelimit-limit',
+        'x-ratelimit-remaining',
+        'x-ratelimit-reset',
+      ],
       maxAge: 600,
     });
   }
@@ -98,7 +114,17 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   });
 
   await app.register(errorHandler);
-  for (const schema of [ErrorSchema, PersonaSchema, ChatMessageSchema, ChatSessionResponseSchema, ChatSessionSummarySchema]) {
+  // Before swagger and every route: its onRoute hook checks each route's rule and documents it.
+  await app.register(access, deps.access);
+  for (const schema of [
+    ErrorSchema,
+    PersonaSchema,
+    ChatMessageSchema,
+    ChatSessionResponseSchema,
+    ChatSessionSummarySchema,
+    ApiKeySchema,
+    NewApiKeySchema,
+  ]) {
     app.addSchema(schema);
   }
 
@@ -108,6 +134,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   app.get(
     '/healthz',
     {
+      config: { access: 'public' },
       schema: {
         operationId: 'getHealth',
         tags: ['health'],
@@ -118,6 +145,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     () => ({ status: 'ok' as const }),
   );
 
+  await app.register(apiKeyRoutes, { keys: deps.apiKeys });
   await app.register(personaRoutes, { personas: deps.personas });
   await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars });
   await app.register(voiceRoutes, { voices: deps.voices });

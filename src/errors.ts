@@ -47,3 +47,41 @@ export class LlmError extends Error {
 export class SpeechError extends Error {
   override readonly name = 'SpeechError';
 }
+
+/**
+ * No usable credential. The message says what the caller can fix (none sent, a malformed header, an
+ * expired token) and never whether a key exists or was revoked: all bad keys read alike.
+ */
+export class UnauthorizedError extends Error {
+  override readonly name = 'UnauthorizedError';
+
+  /** tokenProblem: the credential was a JWT that was refused, so RFC 6750's invalid_token applies. */
+  constructor(
+    message: string,
+    readonly tokenProblem = false,
+  ) {
+    super(message);
+  }
+}
+
+/** A known principal asked for something its role may not do, such as a user changing a shared persona. */
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+
+/** A rate limit was reached. The message names the limit and its variable. */
+export class RateLimitedError extends Error {
+  override readonly name = 'RateLimitedError';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
+/** The identity provider's JWKS could not be fetched, so no token can be checked for now. */
+export class IdentityProviderError extends Error {
+  override readonly name = 'IdentityProviderError';
+}

@@ -2,6 +2,11 @@
 // the tests and the benchmarks all build the product through here.
 import path from 'node:path';
 import type { FastifyBaseLogger } from 'fastify';
+import { Redis } from 'ioredis';
+import { createApiKeyRepository } from './access/api-key-repository.ts';
+import { createApiKeyService } from './access/api-key-service.ts';
+import { createAuthenticator, type Authenticator } from './access/credentials.ts';
+import { createJwtVerifier } from './access/jwt.ts';
 import { createChatRepository, type ChatRepository } from './chat/chat-repository.ts';
 import { createChatService } from './chat/chat-service.ts';
 import type { Config } from './config/env.ts';
@@ -22,6 +27,7 @@ import type { AudioStore } from './storage/audio-store.ts';
 import { createFileAudioStore, type FileAudioStore } from './storage/file-audio-store.ts';
 import { createS3AudioStore, createS3Client } from './storage/s3-audio-store.ts';
 import type { AppDeps } from './app.ts';
+import type { AccessOptions } from './http/access.ts';
 
 export interface Product {
   app: AppDeps;
@@ -41,6 +47,8 @@ export interface Product {
 export interface WiringOverrides {
   /** Tests and benchmarks pass an in-memory PGlite or a per-test PostgreSQL database. */
   database?: DatabaseHandle;
+  /** The least time between JWKS fetches for unknown kids (30 s); key-rotation tests set 0. */
+  jwksRefetchCooldownMs?: number;
 }
 
 export async function wireProduct(config: Config, log: FastifyBaseLogger, overrides: WiringOverrides = {}): Promise<Product> {
@@ -100,6 +108,41 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   const keyPrefix = config.audioKeyPrefix ?? defaultAudioKeyPrefix(synthesizer.id);
   const speech = createSpeechCache({ synthesizer, store, keyPrefix });
 
+  // Access: who the caller is (required mode), and the rate limits' store.
+  const apiKeyRepository = createApiKeyRepository(database.db);
+  const auth = config.auth;
+  let authenticator: Authenticator | undefined;
+  if (auth.mode === 'required') {
+    authenticator = createAuthenticator({
+      adminApiKey: auth.adminApiKey,
+      apiKeys: apiKeyRepository,
+      jwt: auth.jwt && createJwtVerifier({ ...auth.jwt, refetchCooldownMs: overrides.jwksRefetchCooldownMs }),
+    });
+  }
+  let redis: Redis | undefined;
+  if (config.rateLimits.redisUrl) {
+    // Short timeouts and one retry: a request waits at most about half a second on a Redis that is
+    // down, and then goes through uncounted (the limiter's skipOnError) rather than failing.
+    redis = new Redis(config.rateLimits.redisUrl, { connectTimeout: 2_000, commandTimeout: 500, maxRetriesPerRequest: 1 });
+    // Without a listener ioredis would print every reconnect failure; one line per outage is enough.
+    let down = false;
+    redis.on('error', (err: Error) => {
+      if (!down) log.warn({ redis: { message: err.message } }, 'Redis unreachable: rate limits are not counted until it is back');
+      down = true;
+    });
+    redis.on('ready', () => {
+      if (down) log.info('Redis reachable again: rate limits are counted');
+      down = false;
+    });
+    const client = redis;
+    releases.push(() => client.quit().then(() => undefined, () => client.disconnect()));
+  }
+  const access: AccessOptions = {
+    ...(authenticator ? { mode: 'required' as const, authenticator } : { mode: 'none' as const }),
+    rateLimits: { perMinute: config.rateLimits.perMinute, messagesPerMinute: config.rateLimits.messagesPerMinute, redis },
+  };
+  const apiKeys = createApiKeyService({ keys: apiKeyRepository, authenticator: authenticator ?? { forgetKey: () => {} } });
+
   const personaRepository = createPersonaRepository(database.db);
   const personas = createPersonaService({ personas: personaRepository, voices });
   const sessions = createChatRepository(database.db, { defaultVoiceId: config.defaultVoiceId });
@@ -127,6 +170,8 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
 
   return {
     app: {
+      access,
+      apiKeys,
       personas,
       chat,
       voices,
@@ -149,6 +194,14 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
       storage: storage.kind === 's3' ? `S3 bucket ${storage.bucket} (${storage.urlMode} URLs)` : `files in ${path.join(config.dataDir, 'audio')}`,
       audioKeyPrefix: JSON.stringify(keyPrefix),
       defaultVoice: config.defaultVoiceId,
+      auth:
+        auth.mode === 'none'
+          ? 'none: every request acts as the local admin'
+          : `required: admin key, API keys${auth.jwt ? ', JWTs' : ''}`,
+      rateLimits:
+        config.rateLimits.perMinute === undefined && config.rateLimits.messagesPerMinute === undefined
+          ? 'off'
+          : `${config.rateLimits.perMinute ?? 'unlimited'} requests and ${config.rateLimits.messagesPerMinute ?? 'unlimited'} messages per minute, ${redis ? 'shared in Redis' : 'per process'}`,
     }),
     close,
   };

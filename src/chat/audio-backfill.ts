@@ -42,7 +42,7 @@ export interface BackfillSummary extends BackfillProgress {
 }
 
 export interface BackfillDeps {
-  sessions: Pick<ChatRepository, 'findSession' | 'modelMessagesPage'>;
+  sessions: Pick<ChatRepository, 'sessionExistsForAnyOwner' | 'modelMessagesPage'>;
   speech: Pick<SpeechCache, 'ensure' | 'keyFor'>;
   /** Limit the run to one session. */
   sessionId?: string | undefined;
@@ -82,7 +82,7 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
 
   if (sessionId !== undefined) {
     if (!UUID.test(sessionId)) throw new BackfillScopeError(`--session must be a session id (a UUID), got ${JSON.stringify(sessionId)}`);
-    if (!(await sessions.findSession(sessionId))) throw new BackfillScopeError(`no chat session with id ${sessionId}`);
+    if (!(await sessions.sessionExistsForAnyOwner(sessionId))) throw new BackfillScopeError(`no chat session with id ${sessionId}`);
   }
 
   const counts: BackfillProgress = { scanned: 0, uniquePairs: 0, present: 0, synthesized: 0, failed: 0, billedCharacters: 0 };

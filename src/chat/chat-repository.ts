@@ -1,5 +1,6 @@
-// Sessions and their messages, one row per message. Every query goes through this module, so a
-// later owner filter is one where-clause per method.
+// Sessions and their messages, one row per message. Every query of a request takes the owner and
+// puts it in its WHERE clause (messages through a join on their session), so another owner's session
+// is never loaded: it is simply not found. Only the backfill's walk, an operator's tool, spans owners.
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Database } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
@@ -16,19 +17,22 @@ export interface SessionRecord {
 }
 
 export interface ChatRepository {
-  createSession(personaId: string | null): Promise<SessionRecord>;
-  listSessions(): Promise<SessionRecord[]>;
-  findSession(id: string): Promise<SessionRecord | undefined>;
-  /** The whole history, oldest first. */
-  messages(sessionId: string): Promise<ChatTurn[]>;
+  createSession(ownerId: string, personaId: string | null): Promise<SessionRecord>;
+  /** The owner's sessions, newest first. */
+  listSessions(ownerId: string): Promise<SessionRecord[]>;
+  findSession(ownerId: string, id: string): Promise<SessionRecord | undefined>;
+  /** The whole history, oldest first; empty when the owner has no such session. */
+  messages(ownerId: string, sessionId: string): Promise<ChatTurn[]>;
   /** The last `limit` messages, oldest first. */
-  recentMessages(sessionId: string, limit: number): Promise<ChatTurn[]>;
+  recentMessages(ownerId: string, sessionId: string, limit: number): Promise<ChatTurn[]>;
   /**
    * Appends a user message and its reply as one transaction, directly after each other.
-   * Returns the reply's 1-based position, or undefined when the session no longer exists.
+   * Returns the reply's 1-based position, or undefined when the owner's session no longer exists.
    */
-  appendExchange(sessionId: string, userContent: string, modelContent: string): Promise<number | undefined>;
-  deleteSession(id: string): Promise<boolean>;
+  appendExchange(ownerId: string, sessionId: string, userContent: string, modelContent: string): Promise<number | undefined>;
+  deleteSession(ownerId: string, id: string): Promise<boolean>;
+  /** Whether any owner has this session: for the backfill, an operator's tool that spans owners. */
+  sessionExistsForAnyOwner(id: string): Promise<boolean>;
   /**
    * One keyset page of model messages after `after`, in (session_id, seq) order, each with its
    * session's current voice: what the audio backfill walks.
@@ -67,11 +71,20 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
   const sessionsWithPersona = () =>
     db.select(sessionColumns).from(chatSessions).leftJoin(personas, eq(personas.id, chatSessions.personaId));
   const turnColumns = { role: chatMessages.role, content: chatMessages.content };
+  const ownSession = (ownerId: string, id: string) => and(eq(chatSessions.id, id), eq(chatSessions.ownerId, ownerId));
+  // The messages of one session, if the owner's: the join on the session's primary key costs one
+  // index probe, whatever the history's length.
+  const ownTurns = (ownerId: string, sessionId: string) =>
+    db
+      .select(turnColumns)
+      .from(chatMessages)
+      .innerJoin(chatSessions, eq(chatSessions.id, chatMessages.sessionId))
+      .where(and(eq(chatMessages.sessionId, sessionId), eq(chatSessions.ownerId, ownerId)));
 
   return {
-    async createSession(personaId) {
+    async createSession(ownerId, personaId) {
       try {
-        const [row] = await db.insert(chatSessions).values({ personaId }).returning({ id: chatSessions.id });
+        const [row] = await db.insert(chatSessions).values({ ownerId, personaId }).returning({ id: chatSessions.id });
         // Read back with the join, so the voice is resolved the same way as everywhere else.
         const [session] = await sessionsWithPersona().where(eq(chatSessions.id, row!.id));
         return session!;
@@ -82,36 +95,33 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
       }
     },
 
-    listSessions: () => sessionsWithPersona().orderBy(desc(chatSessions.createdAt), desc(chatSessions.id)),
+    listSessions: (ownerId) =>
+      sessionsWithPersona()
+        .where(eq(chatSessions.ownerId, ownerId))
+        .orderBy(desc(chatSessions.createdAt), desc(chatSessions.id)),
 
-    async findSession(id) {
-      const [session] = await sessionsWithPersona().where(eq(chatSessions.id, id));
+    async findSession(ownerId, id) {
+      const [session] = await sessionsWithPersona().where(ownSession(ownerId, id));
       return session;
     },
 
-    messages: (sessionId) =>
-      db.select(turnColumns).from(chatMessages).where(eq(chatMessages.sessionId, sessionId)).orderBy(asc(chatMessages.seq)),
+    messages: (ownerId, sessionId) => ownTurns(ownerId, sessionId).orderBy(asc(chatMessages.seq)),
 
-    async recentMessages(sessionId, limit) {
+    async recentMessages(ownerId, sessionId, limit) {
       if (limit <= 0) return [];
       // Walks the (session_id, seq) primary key backwards: cost depends on the limit, not the history.
-      const rows = await db
-        .select(turnColumns)
-        .from(chatMessages)
-        .where(eq(chatMessages.sessionId, sessionId))
-        .orderBy(desc(chatMessages.seq))
-        .limit(limit);
+      const rows = await ownTurns(ownerId, sessionId).orderBy(desc(chatMessages.seq)).limit(limit);
       return rows.reverse();
     },
 
-    appendExchange(sessionId, userContent, modelContent) {
+    appendExchange(ownerId, sessionId, userContent, modelContent) {
       return db.transaction(async (tx) => {
         // The row lock taken here orders concurrent appends to one session and is held only for
         // these two statements, never across the LLM call.
         const [bumped] = await tx
           .update(chatSessions)
           .set({ messageCount: sql`${chatSessions.messageCount} + 2`, updatedAt: sql`now()` })
-          .where(eq(chatSessions.id, sessionId))
+          .where(ownSession(ownerId, sessionId))
           .returning({ count: chatSessions.messageCount });
         if (!bumped) return undefined;
         await tx.insert(chatMessages).values([
@@ -122,9 +132,14 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
       });
     },
 
-    async deleteSession(id) {
-      const rows = await db.delete(chatSessions).where(eq(chatSessions.id, id)).returning({ id: chatSessions.id });
+    async deleteSession(ownerId, id) {
+      const rows = await db.delete(chatSessions).where(ownSession(ownerId, id)).returning({ id: chatSessions.id });
       return rows.length > 0;
+    },
+
+    async sessionExistsForAnyOwner(id) {
+      const [row] = await db.select({ id: chatSessions.id }).from(chatSessions).where(eq(chatSessions.id, id));
+      return row !== undefined;
     },
 
     // The row comparison walks the (session_id, seq) primary key, so each page costs the same however

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { principalOf } from '../http/access.ts';
 import { withServerTiming } from '../http/server-timing.ts';
 import { errorResponse, errorResponses, Uuid } from '../http/schemas.ts';
 import { ChatSessionCreateSchema, MessageBodySchema } from './chat-schemas.ts';
@@ -7,7 +8,8 @@ import type { ChatService } from './chat-service.ts';
 
 const SessionParams = Type.Object({ session_id: Uuid });
 
-const notFound = errorResponse(404, 'No chat session with this id');
+const notFound = errorResponse(404, 'No chat session with this id that belongs to the caller');
+const config = { access: 'authenticated' } as const;
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number }> = async (
   app,
@@ -19,6 +21,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
   app.post(
     '/api/chat',
     {
+      config,
       schema: {
         operationId: 'createChatSession',
         tags,
@@ -27,7 +30,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         response: {
           201: session('The new session, with an empty history'),
           ...errorResponses(400, 415),
-          ...errorResponse(422, 'persona_id names no persona'),
+          ...errorResponse(422, 'persona_id names no persona that the caller can see'),
         },
       },
       // The body is optional: a bare POST starts a session without a persona.
@@ -35,27 +38,29 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         req.body ??= {};
       },
     },
-    async (req, reply) => reply.code(201).send(await chat.create(req.body?.persona_id)),
+    async (req, reply) => reply.code(201).send(await chat.create(principalOf(req), req.body?.persona_id)),
   );
 
   app.get(
     '/api/chat',
     {
+      config,
       schema: {
         operationId: 'listChatSessions',
         tags,
-        summary: 'List chat sessions, newest first, without their history',
+        summary: "List the caller's chat sessions, newest first, without their history",
         response: {
-          200: Type.Array(Type.Ref('ChatSessionSummary'), { description: 'Every session, newest first, without history' }),
+          200: Type.Array(Type.Ref('ChatSessionSummary'), { description: "The caller's sessions, newest first, without history" }),
         },
       },
     },
-    () => chat.list(),
+    (req) => chat.list(principalOf(req)),
   );
 
   app.get(
     '/api/chat/:session_id',
     {
+      config,
       schema: {
         operationId: 'getChatSession',
         tags,
@@ -68,12 +73,14 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         },
       },
     },
-    (req, reply) => withServerTiming(reply, (timing) => chat.get(req.params.session_id, timing)),
+    (req, reply) => withServerTiming(reply, (timing) => chat.get(principalOf(req), req.params.session_id, timing)),
   );
 
   app.post(
     '/api/chat/:session_id/message',
     {
+      // Each message costs an LLM call and speech: it also counts against the message limit.
+      config: { access: 'authenticated', messageLimited: true },
       schema: {
         operationId: 'postMessage',
         tags,
@@ -84,24 +91,32 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
           200: session('The whole session, ending with the message and its reply (audio_url null if synthesis failed)'),
           ...errorResponses(400, 415),
           ...notFound,
-          ...errorResponse(429, 'The LLM provider is rate limiting the API; nothing was stored. Retry later', {
-            headers: {
-              'retry-after': Type.Integer({
-                minimum: 0,
-                description: 'Seconds to wait before retrying; sent when the LLM provider said how long',
-              }),
+          ...errorResponse(
+            429,
+            'A rate limit was reached (RATE_LIMIT_PER_MINUTE or MESSAGE_RATE_LIMIT_PER_MINUTE), or the LLM provider is rate limiting the API; message says which. Nothing was stored',
+            {
+              headers: {
+                'retry-after': Type.Integer({
+                  minimum: 0,
+                  description: 'Seconds to wait before retrying; sent for our limits, and when the LLM provider said how long',
+                }),
+                'x-ratelimit-limit': Type.Integer({ description: 'Requests allowed per minute by the tighter limit' }),
+                'x-ratelimit-remaining': Type.Integer({ description: 'Requests left in this minute' }),
+                'x-ratelimit-reset': Type.Integer({ description: 'Seconds until the count resets' }),
+              },
             },
-          }),
+          ),
           ...errorResponses(502, 504),
         },
       },
     },
-    (req, reply) => withServerTiming(reply, (timing) => chat.postMessage(req.params.session_id, req.body.message, timing)),
+    (req, reply) => withServerTiming(reply, (timing) => chat.postMessage(principalOf(req), req.params.session_id, req.body.message, timing)),
   );
 
   app.delete(
     '/api/chat/:session_id',
     {
+      config,
       schema: {
         operationId: 'deleteChatSession',
         tags,
@@ -111,7 +126,7 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
       },
     },
     async (req, reply) => {
-      await chat.delete(req.params.session_id);
+      await chat.delete(principalOf(req), req.params.session_id);
       return reply.code(204).send(null);
     },
   );

@@ -1,6 +1,7 @@
 // The chat pipeline. postMessage reads top to bottom like the write path of docs/architecture.md;
 // get is the read path, which builds every audio URL from the hash without asking storage anything.
 import type { FastifyBaseLogger } from 'fastify';
+import type { Principal } from '../access/principal.ts';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
 import { replyWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';
@@ -13,7 +14,7 @@ export type { ChatMessage, ChatSessionResponse, ChatSessionSummary };
 
 export interface ChatServiceDeps {
   sessions: ChatRepository;
-  personas: { findById(id: string): Promise<unknown> };
+  personas: { findVisible(principal: Principal, id: string): Promise<unknown> };
   model: ChatModel;
   speech: SpeechCache;
   log: FastifyBaseLogger;
@@ -56,41 +57,45 @@ export function createChatService(deps: ChatServiceDeps) {
     }
   }
 
-  async function findOrThrow(id: string): Promise<SessionRecord> {
-    const session = await sessions.findSession(id);
+  // Another owner's session is not found, exactly like one that does not exist.
+  async function findOrThrow(ownerId: string, id: string): Promise<SessionRecord> {
+    const session = await sessions.findSession(ownerId, id);
     if (!session) throw new NotFoundError(`chat session ${id} not found`);
     return session;
   }
 
   return {
-    async create(personaId: string | null | undefined): Promise<ChatSessionResponse> {
+    async create(principal: Principal, personaId: string | null | undefined): Promise<ChatSessionResponse> {
+      // A persona the caller cannot see is answered like one that does not exist.
       const unknownPersona = () => new UnprocessableError(`persona ${personaId} does not exist`);
-      if (personaId != null && !(await personas.findById(personaId))) throw unknownPersona();
+      if (personaId != null && !(await personas.findVisible(principal, personaId))) throw unknownPersona();
       try {
-        return { ...summary(await sessions.createSession(personaId ?? null)), history: [] };
+        return { ...summary(await sessions.createSession(principal.ownerId, personaId ?? null)), history: [] };
       } catch (err) {
         if (err instanceof UnknownPersonaError) throw unknownPersona();
         throw err;
       }
     },
 
-    async list(): Promise<ChatSessionSummary[]> {
-      return (await sessions.listSessions()).map(summary);
+    async list(principal: Principal): Promise<ChatSessionSummary[]> {
+      return (await sessions.listSessions(principal.ownerId)).map(summary);
     },
 
-    async get(id: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+    async get(principal: Principal, id: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+      const owner = principal.ownerId;
       const [session, turns] = await timing.measure('db', () =>
-        Promise.all([findOrThrow(id), sessions.messages(id)]),
+        Promise.all([findOrThrow(owner, id), sessions.messages(owner, id)]),
       );
       const history = textOnly(turns);
       await timing.measure('audio-urls', () => addAudioUrls(history, session.voiceId));
       return { ...summary(session), history };
     },
 
-    async postMessage(id: string, message: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+    async postMessage(principal: Principal, id: string, message: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+      const owner = principal.ownerId;
       // 1. The session, its persona and the recent history.
       const [session, recent] = await timing.measure('db-read', () =>
-        Promise.all([findOrThrow(id), sessions.recentMessages(id, deps.llmHistoryLimit)]),
+        Promise.all([findOrThrow(owner, id), sessions.recentMessages(owner, id, deps.llmHistoryLimit)]),
       );
 
       // 2. The reply. An LlmError here stores nothing; the error handler maps it to 429/502/504.
@@ -103,13 +108,13 @@ export function createChatService(deps: ChatServiceDeps) {
       const voice = session.voiceId;
       const [audioUrl, replySeq] = await Promise.all([
         timing.measure('speech', () => audioFor(reply, voice)),
-        timing.measure('db-append', () => sessions.appendExchange(id, message, reply)),
+        timing.measure('db-append', () => sessions.appendExchange(owner, id, message, reply)),
       ]);
       if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
 
       // 8. The whole session, with this POST's own outcome on its reply.
       const [current, turns] = await timing.measure('db-history', () =>
-        Promise.all([findOrThrow(id), sessions.messages(id)]),
+        Promise.all([findOrThrow(owner, id), sessions.messages(owner, id)]),
       );
       const history = textOnly(turns);
       await timing.measure('audio-urls', () =>
@@ -118,8 +123,8 @@ export function createChatService(deps: ChatServiceDeps) {
       return { ...summary(current), history };
     },
 
-    async delete(id: string): Promise<void> {
-      if (!(await sessions.deleteSession(id))) throw new NotFoundError(`chat session ${id} not found`);
+    async delete(principal: Principal, id: string): Promise<void> {
+      if (!(await sessions.deleteSession(principal.ownerId, id))) throw new NotFoundError(`chat session ${id} not found`);
     },
   };
 

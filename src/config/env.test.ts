@@ -85,4 +85,49 @@ describe('parseConfig', () => {
     const message = problems({ GEMINI_API_KEY: 'super-secret', PORT: 'super-secret' }).join('\n');
     expect(message).not.toContain('super-secret');
   });
+
+  describe('access', () => {
+    const ADMIN = 'a'.repeat(32);
+
+    it('needs no credentials on a loopback HOST, and no rate limits there unless they are set', () => {
+      for (const HOST of ['127.0.0.1', 'localhost', '::1', '[::1]', '127.0.0.2']) {
+        expect(parseConfig({ HOST }).auth, HOST).toEqual({ mode: 'none', exposed: false });
+      }
+      expect(parseConfig({}).rateLimits).toEqual({ perMinute: undefined, messagesPerMinute: undefined, redisUrl: undefined });
+      expect(parseConfig({ MESSAGE_RATE_LIMIT_PER_MINUTE: '5' }).rateLimits.messagesPerMinute).toBe(5);
+    });
+
+    it('requires credentials on any other address, and then an admin key of 32 characters or more', () => {
+      const message = problems({ HOST: '0.0.0.0' }).join('\n');
+      expect(message).toMatch(/^ADMIN_API_KEY: is required when HOST \(0\.0\.0\.0\) is not a loopback address/m);
+      expect(problems({ AUTH_MODE: 'required' }).join('\n')).toMatch(/^ADMIN_API_KEY: is required when AUTH_MODE=required/m);
+      const short = problems({ AUTH_MODE: 'required', ADMIN_API_KEY: 'short-secret-value' }).join('\n');
+      expect(short).toMatch(/^ADMIN_API_KEY: must be at least 32 characters/m);
+      expect(short).not.toContain('short-secret-value');
+
+      const c = parseConfig({ HOST: '0.0.0.0', ADMIN_API_KEY: ADMIN });
+      expect(c.auth).toEqual({ mode: 'required', adminApiKey: ADMIN, jwt: undefined });
+      expect(c.rateLimits).toEqual({ perMinute: 300, messagesPerMinute: 20, redisUrl: undefined });
+    });
+
+    it('starts without credentials on a public address only when told to, and says so', () => {
+      expect(parseConfig({ HOST: '0.0.0.0', AUTH_MODE: 'none' }).auth).toEqual({ mode: 'none', exposed: true });
+    });
+
+    it('accepts JWTs only with an issuer to check', () => {
+      const base = { AUTH_MODE: 'required', ADMIN_API_KEY: ADMIN };
+      expect(problems({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks.json' }).join('\n')).toMatch(
+        /^AUTH_JWT_ISSUER: is required when AUTH_JWKS_URL is set/m,
+      );
+      expect(problems({ ...base, AUTH_JWT_ISSUER: 'https://idp.example/' }).join('\n')).toMatch(/^AUTH_JWKS_URL: /m);
+      const c = parseConfig({ ...base, AUTH_JWKS_URL: 'https://idp.example/jwks.json', AUTH_JWT_ISSUER: 'https://idp.example/' });
+      expect(c.auth).toMatchObject({ jwt: { jwksUrl: 'https://idp.example/jwks.json', issuer: 'https://idp.example/', audience: undefined } });
+    });
+
+    it('takes REDIS_URL with its password, and refuses anything else', () => {
+      expect(parseConfig({ REDIS_URL: 'redis://:pw@cache:6379/0' }).rateLimits.redisUrl).toBe('redis://:pw@cache:6379/0');
+      expect(problems({ REDIS_URL: 'http://cache:6379' }).join('\n')).toMatch(/^REDIS_URL: must be a redis:\/\/ or rediss:\/\/ URL/m);
+      expect(problems({ RATE_LIMIT_PER_MINUTE: '0' }).join('\n')).toMatch(/^RATE_LIMIT_PER_MINUTE: /m);
+    });
+  });
 });

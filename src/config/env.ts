@@ -26,6 +26,15 @@ const httpUrl = z.preprocess(
     .optional(),
 );
 
+const optionalInt = (min: number, max: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(min).max(max).optional());
+
+/** Addresses that only this machine can reach: the API needs no credentials there by default. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
 export const POLLY_ENGINES = ['standard', 'neural', 'long-form', 'generative'] as const;
 export type PollyEngine = (typeof POLLY_ENGINES)[number];
 
@@ -112,6 +121,22 @@ const schema = z
       .string()
       .regex(/^([A-Za-z0-9_-]+\/)*$/, "must be '' or folder names of letters, digits, '-' or '_', each ending in '/'")
       .optional(),
+
+    // Unset: none on a loopback HOST, required on any other (see superRefine and parseConfig).
+    AUTH_MODE: z.preprocess(emptyToUndefined, z.enum(['none', 'required']).optional()),
+    // Zod's messages never quote the value, so a short key is refused without being printed.
+    ADMIN_API_KEY: z.preprocess(emptyToUndefined, z.string().min(32, 'must be at least 32 characters').optional()),
+    AUTH_JWKS_URL: httpUrl,
+    AUTH_JWT_ISSUER: optionalString,
+    AUTH_JWT_AUDIENCE: optionalString,
+    RATE_LIMIT_PER_MINUTE: optionalInt(1, 1_000_000),
+    MESSAGE_RATE_LIMIT_PER_MINUTE: optionalInt(1, 1_000_000),
+    // A password in the URL (redis://:secret@host:6379) is how ElastiCache and most hosts take it,
+    // so it is allowed here; the URL is never logged.
+    REDIS_URL: z.preprocess(
+      emptyToUndefined,
+      z.string().regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL').optional(),
+    ),
   })
   .superRefine((env, ctx) => {
     if (env.LLM_PROVIDER === 'gemini' && !env.GEMINI_API_KEY) {
@@ -134,7 +159,30 @@ const schema = z
     if (env.AUDIO_URL_MODE === 'presigned' && !env.S3_BUCKET_NAME) {
       ctx.addIssue({ code: 'custom', path: ['AUDIO_URL_MODE'], message: 'presigned needs S3_BUCKET_NAME' });
     }
+    if (authModeOf(env) === 'required' && !env.ADMIN_API_KEY) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ADMIN_API_KEY'],
+        message: env.AUTH_MODE
+          ? 'is required when AUTH_MODE=required (at least 32 characters)'
+          : `is required when HOST (${env.HOST}) is not a loopback address, where AUTH_MODE defaults to required (at least 32 characters; or set AUTH_MODE=none)`,
+      });
+    }
+    if (env.AUTH_JWKS_URL && !env.AUTH_JWT_ISSUER) {
+      ctx.addIssue({ code: 'custom', path: ['AUTH_JWT_ISSUER'], message: 'is required when AUTH_JWKS_URL is set' });
+    }
+    if (!env.AUTH_JWKS_URL && (env.AUTH_JWT_ISSUER || env.AUTH_JWT_AUDIENCE)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'is required when AUTH_JWT_ISSUER or AUTH_JWT_AUDIENCE is set',
+      });
+    }
   });
+
+function authModeOf(env: { AUTH_MODE?: 'none' | 'required' | undefined; HOST: string }): 'none' | 'required' {
+  return env.AUTH_MODE ?? (isLoopbackHost(env.HOST) ? 'none' : 'required');
+}
 
 export type Env = z.infer<typeof schema>;
 
@@ -175,6 +223,27 @@ export interface Config {
       };
   /** Undefined: the default prefix, derived from the speech engine (see storage/audio-key.ts). */
   audioKeyPrefix: string | undefined;
+  auth:
+    | {
+        /** Every request acts as the admin whose owner is 'local'. */
+        mode: 'none';
+        /** True when HOST is not a loopback address: anyone who reaches it is an admin. */
+        exposed: boolean;
+      }
+    | {
+        mode: 'required';
+        adminApiKey: string;
+        /** Undefined: JWTs are not accepted. */
+        jwt: { jwksUrl: string; issuer: string; audience: string | undefined } | undefined;
+      };
+  rateLimits: {
+    /** Requests per principal per minute under /api; undefined for no limit. */
+    perMinute: number | undefined;
+    /** Messages and voice previews per principal per minute; undefined for no limit. */
+    messagesPerMinute: number | undefined;
+    /** Undefined: counts are kept in this process only. */
+    redisUrl: string | undefined;
+  };
 }
 
 export class ConfigError extends Error {
@@ -192,6 +261,7 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
   }
   const env = parsed.data;
   const provider = env.LLM_PROVIDER ?? (env.GEMINI_API_KEY ? 'gemini' : 'offline');
+  const authMode = authModeOf(env);
   const llm: Config['llm'] =
     provider === 'gemini'
       ? { provider, apiKey: env.GEMINI_API_KEY!, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL }
@@ -238,6 +308,22 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
         }
       : { kind: 'file', publicBaseUrl: env.AUDIO_PUBLIC_BASE_URL },
     audioKeyPrefix: env.AUDIO_KEY_PREFIX,
+    auth:
+      authMode === 'none'
+        ? { mode: 'none', exposed: !isLoopbackHost(env.HOST) }
+        : {
+            mode: 'required',
+            adminApiKey: env.ADMIN_API_KEY!,
+            jwt: env.AUTH_JWKS_URL
+              ? { jwksUrl: env.AUTH_JWKS_URL, issuer: env.AUTH_JWT_ISSUER!, audience: env.AUTH_JWT_AUDIENCE }
+              : undefined,
+          },
+    // Limits protect a public API's bill; on a developer's own machine they only get in the way.
+    rateLimits: {
+      perMinute: env.RATE_LIMIT_PER_MINUTE ?? (authMode === 'required' ? 300 : undefined),
+      messagesPerMinute: env.MESSAGE_RATE_LIMIT_PER_MINUTE ?? (authMode === 'required' ? 20 : undefined),
+      redisUrl: env.REDIS_URL,
+    },
   };
 }
 

@@ -1,7 +1,11 @@
 // The one Drizzle schema. Row types come from these tables; migrations are generated from them
 // (`npm run db:generate`) and committed under src/db/migrations.
 import { sql } from 'drizzle-orm';
-import { check, index, integer, pgTable, primaryKey, text, timestamp, uuid, varchar } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+
+// Who a row belongs to: a principal's owner_id (an API key's owner, a JWT's sub, or 'local' for
+// everything made without access control). Every query on an owned table filters on it.
+const ownerId = () => varchar('owner_id', { length: 200 }).notNull();
 
 const timestamps = {
   createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
@@ -15,9 +19,12 @@ export const personas = pgTable(
     name: varchar('name', { length: 100 }).notNull(),
     systemPrompt: text('system_prompt').notNull().default(''),
     voiceId: varchar('voice_id', { length: 100 }),
+    ownerId: ownerId(),
+    // Made by an admin: every principal sees and uses it, and only admins change it.
+    shared: boolean('shared').notNull().default(false),
     ...timestamps,
   },
-  (t) => [index('personas_created_at').on(t.createdAt)],
+  (t) => [index('personas_created_at').on(t.createdAt), index('personas_owner_id').on(t.ownerId)],
 );
 
 export const chatSessions = pgTable(
@@ -29,9 +36,11 @@ export const chatSessions = pgTable(
     // How many messages the session holds. An append bumps it under the row lock, which both orders
     // concurrent appends and gives each message its position without scanning the history.
     messageCount: integer('message_count').notNull().default(0),
+    ownerId: ownerId(),
     ...timestamps,
   },
-  (t) => [index('chat_sessions_created_at').on(t.createdAt), index('chat_sessions_persona_id').on(t.personaId)],
+  // A session list is one owner's sessions, newest first: one index range, whatever the table holds.
+  (t) => [index('chat_sessions_owner_created_at').on(t.ownerId, t.createdAt), index('chat_sessions_persona_id').on(t.personaId)],
 );
 
 // One row per message: an append is an INSERT whose cost does not grow with the history.
@@ -50,6 +59,23 @@ export const chatMessages = pgTable(
   (t) => [primaryKey({ columns: [t.sessionId, t.seq] }), check('chat_messages_role', sql`${t.role} in ('user', 'model')`)],
 );
 
+// API keys made through the API. Only the SHA-256 of a key is kept: a copy of the table lets
+// nobody in. key_prefix is the key's first characters, so that people can tell their keys apart.
+export const apiKeys = pgTable(
+  'api_keys',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: varchar('name', { length: 100 }).notNull(),
+    role: varchar('role', { length: 5 }).$type<'admin' | 'user'>().notNull(),
+    ownerId: ownerId(),
+    keyHash: varchar('key_hash', { length: 64 }).notNull(),
+    keyPrefix: varchar('key_prefix', { length: 16 }).notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('api_keys_key_hash').on(t.keyHash), check('api_keys_role', sql`${t.role} in ('admin', 'user')`)],
+);
+
 export type PersonaRow = typeof personas.$inferSelect;
 export type ChatSessionRow = typeof chatSessions.$inferSelect;
 export type ChatMessageRow = typeof chatMessages.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;

@@ -3,7 +3,17 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { BadRequestError, LlmError, NotFoundError, SpeechError, UnprocessableError } from '../errors.ts';
+import {
+  BadRequestError,
+  ForbiddenError,
+  IdentityProviderError,
+  LlmError,
+  NotFoundError,
+  RateLimitedError,
+  SpeechError,
+  UnauthorizedError,
+  UnprocessableError,
+} from '../errors.ts';
 
 export interface ErrorBody {
   statusCode: number;
@@ -29,7 +39,18 @@ export function httpAnswerFor(err: unknown): HttpAnswer | undefined {
   if (err instanceof BadRequestError) return { statusCode: 400 };
   if (err instanceof NotFoundError) return { statusCode: 404 };
   if (err instanceof UnprocessableError) return { statusCode: 422 };
-  if (err instanceof SpeechError) return { statusCode: 503 };
+  if (err instanceof SpeechError || err instanceof IdentityProviderError) return { statusCode: 503 };
+  if (err instanceof UnauthorizedError) {
+    // RFC 6750: a refused token gets error="invalid_token"; a missing credential only the scheme.
+    const challenge = err.tokenProblem
+      ? `Bearer error="invalid_token", error_description="${err.message.replace(/["\\]/g, '')}"`
+      : 'Bearer';
+    return { statusCode: 401, headers: { 'www-authenticate': challenge } };
+  }
+  if (err instanceof ForbiddenError) return { statusCode: 403 };
+  if (err instanceof RateLimitedError) {
+    return { statusCode: 429, headers: { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterSeconds))) } };
+  }
   if (err instanceof LlmError) {
     switch (err.failure) {
       case 'rate_limited':

@@ -12,9 +12,21 @@ export const swaggerOptions: SwaggerOptions = {
     },
     // Relative: the API itself, wherever it is deployed, is the origin that serves this document.
     servers: [{ url: '/', description: 'The origin that serves this document' }],
-    // The API takes no credentials: an empty requirement says so (and satisfies security-defined).
-    security: [],
+    // Every operation needs a bearer credential unless it says `security: []` (see http/access.ts).
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'ADMIN_API_KEY, an API key (cbx_...) from POST /api/keys, or a JWT from the identity provider at AUTH_JWKS_URL. ' +
+            'Not needed when the API runs with AUTH_MODE=none (the default on a loopback HOST).',
+        },
+      },
+    },
     tags: [
+      { name: 'keys', description: 'API keys, made and deleted by admins' },
       { name: 'personas', description: 'Characters: a system prompt and a voice' },
       { name: 'chat', description: 'Sessions and messages' },
       { name: 'voices', description: 'The voices the speech engine can speak' },

@@ -19,6 +19,9 @@ export const PersonaSchema = Type.Object(
     voice_id: Type.Union([Type.String(), Type.Null()], {
       description: 'the persona\'s voice; null speaks with DEFAULT_POLLY_VOICE_ID',
     }),
+    shared: Type.Boolean({
+      description: "made by an admin: every caller sees and uses it, only admins change it; else private to its owner",
+    }),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },
@@ -31,6 +34,7 @@ export const PersonaSchema = Type.Object(
         name: 'Captain',
         system_prompt: 'You are a cheerful pirate captain.',
         voice_id: 'Matthew',
+        shared: true,
         created_at: '2025-06-01T12:00:00.000Z',
         updated_at: '2025-06-01T12:00:00.000Z',
       },

@@ -1,7 +1,8 @@
 // Persona rules: names and prompts within limits (checked by the route schemas), and a voice the
 // active speech engine can speak, checked when it is set so that no reply is ever voiceless.
+import type { Principal } from '../access/principal.ts';
 import type { PersonaRow } from '../db/schema.ts';
-import { NotFoundError, UnprocessableError } from '../errors.ts';
+import { ForbiddenError, NotFoundError, UnprocessableError } from '../errors.ts';
 import type { VoiceCatalogue } from '../speech/synthesizer.ts';
 import type { PersonaFields, PersonaRepository } from './persona-repository.ts';
 
@@ -15,6 +16,7 @@ export function toPersona(row: PersonaRow): Persona {
     name: row.name,
     system_prompt: row.systemPrompt,
     voice_id: row.voiceId,
+    shared: row.shared,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -36,10 +38,15 @@ export function createPersonaService({ personas, voices }: PersonaServiceDeps) {
     return new NotFoundError(`persona ${id} not found`);
   }
 
+  /** A persona the caller can see but not change is a shared one, and the caller is no admin. */
+  function forbidden(id: string) {
+    return new ForbiddenError(`persona ${id} is shared: only an admin may change it`);
+  }
+
   return {
-    async create(input: PersonaInput): Promise<Persona> {
+    async create(principal: Principal, input: PersonaInput): Promise<Persona> {
       await checkVoice(input.voice_id);
-      const row = await personas.create({
+      const row = await personas.create(principal, {
         name: input.name,
         systemPrompt: input.system_prompt ?? '',
         voiceId: input.voice_id ?? null,
@@ -47,29 +54,32 @@ export function createPersonaService({ personas, voices }: PersonaServiceDeps) {
       return toPersona(row);
     },
 
-    async list(): Promise<Persona[]> {
-      return (await personas.list()).map(toPersona);
+    async list(principal: Principal): Promise<Persona[]> {
+      return (await personas.list(principal)).map(toPersona);
     },
 
-    async get(id: string): Promise<Persona> {
-      const row = await personas.findById(id);
+    async get(principal: Principal, id: string): Promise<Persona> {
+      const row = await personas.findVisible(principal, id);
       if (!row) throw notFound(id);
       return toPersona(row);
     },
 
-    async update(id: string, patch: PersonaPatch): Promise<Persona> {
+    async update(principal: Principal, id: string, patch: PersonaPatch): Promise<Persona> {
       await checkVoice(patch.voice_id);
       const fields: Partial<PersonaFields> = {};
       if (patch.name !== undefined) fields.name = patch.name;
       if (patch.system_prompt !== undefined) fields.systemPrompt = patch.system_prompt;
       if (patch.voice_id !== undefined) fields.voiceId = patch.voice_id;
-      const row = await personas.update(id, fields);
+      const row = await personas.update(principal, id, fields);
+      if (row === 'forbidden') throw forbidden(id);
       if (!row) throw notFound(id);
       return toPersona(row);
     },
 
-    async delete(id: string): Promise<void> {
-      if (!(await personas.delete(id))) throw notFound(id);
+    async delete(principal: Principal, id: string): Promise<void> {
+      const deleted = await personas.delete(principal, id);
+      if (deleted === 'forbidden') throw forbidden(id);
+      if (!deleted) throw notFound(id);
     },
   };
 }

@@ -124,7 +124,8 @@ const audioFileRoutesPlugin: FastifyPluginAsync<AudioFileRoutesOptions> = async 
       `${AUDIO_ROUTE_PREFIX}/*`,
       {
         exposeHeadRoute: true,
-        config: { swaggerTransform: documentWildcardAsKey },
+        // Public: the key is a SHA-256 that nobody can guess without the text and the voice.
+        config: { access: 'public', swaggerTransform: documentWildcardAsKey },
         schema: {
           operationId: 'getAudio',
           tags: ['audio'],

@@ -23,6 +23,8 @@ export const voiceRoutes: FastifyPluginAsyncTypebox<{ voices: VoiceCatalogue }> 
   app.get(
     '/api/voices',
     {
+      // Public: a voice list is no one's data, and a page needs it before anyone signs in.
+      config: { access: 'public' },
       schema: {
         operationId: 'listVoices',
         tags: ['voices'],

@@ -20,8 +20,8 @@ describe('personas', () => {
     const created = await post({ name: 'Ada', system_prompt: 'You are Ada.', voice_id: 'Amy' });
     expect(created.statusCode).toBe(201);
     const persona = created.json();
-    expect(Object.keys(persona).sort()).toEqual(['created_at', 'id', 'name', 'system_prompt', 'updated_at', 'voice_id']);
-    expect(persona).toMatchObject({ name: 'Ada', system_prompt: 'You are Ada.', voice_id: 'Amy' });
+    expect(Object.keys(persona).sort()).toEqual(['created_at', 'id', 'name', 'shared', 'system_prompt', 'updated_at', 'voice_id']);
+    expect(persona).toMatchObject({ name: 'Ada', system_prompt: 'You are Ada.', voice_id: 'Amy', shared: true });
     expect(persona.id).toMatch(/^[0-9a-f-]{36}$/);
     expect(new Date(persona.created_at).toISOString()).toBe(persona.created_at);
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
-import { wireProduct, type Product } from '../../src/wiring.ts';
+import { wireProduct, type Product, type WiringOverrides } from '../../src/wiring.ts';
 import { createTestDatabase, type TestDatabase } from './test-database.ts';
 
 export interface TestApp {
@@ -30,13 +30,21 @@ export interface TestAppOptions {
   reuse?: { database: TestDatabase; dataDir: string };
   /** Keep the embedded database on disk under dataDir rather than in memory. */
   pgliteOnDisk?: boolean;
+  /**
+   * Another running instance whose database this one shares, as two API processes share one
+   * PostgreSQL: same rows, separate caches and limits. Stop this one before the one it shares with.
+   */
+  shareDatabaseWith?: TestApp;
+  /** Wiring knobs other than the database (e.g. jwksRefetchCooldownMs). */
+  wiring?: Omit<WiringOverrides, 'database'>;
 }
 
 export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
-  const dataDir = opts.reuse?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chat-test-'));
+  const dataDir = opts.reuse?.dataDir ?? opts.shareDatabaseWith?.dataDir ?? mkdtempSync(path.join(tmpdir(), 'chat-test-'));
   const config = parseConfig({ DATA_DIR: dataDir, LLM_PROVIDER: 'offline', ...env });
   const database =
     opts.reuse?.database ??
+    opts.shareDatabaseWith?.database ??
     (await createTestDatabase({ pgliteDir: opts.pgliteOnDisk ? path.join(dataDir, 'pglite') : undefined }));
 
   const logs: Array<Record<string, unknown>> = [];
@@ -44,7 +52,10 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
     { level: 'info' },
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
-  const product = await wireProduct(config, log, { database: database.open() });
+  const shared = opts.shareDatabaseWith?.product.database;
+  // A shared handle is closed by the instance that opened it, never by this one.
+  const handle = shared ? { ...shared, close: async () => {} } : database.open();
+  const product = await wireProduct(config, log, { ...opts.wiring, database: handle });
   const app = await buildApp(product.app, { logger: log });
   await app.ready();
 
@@ -64,6 +75,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
     stop,
     async close() {
       await stop();
+      if (shared) return;
       await database.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -21,6 +21,41 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List API keys, newest first, by their prefix (never the key itself) */
+        get: operations["listApiKeys"];
+        put?: never;
+        /** Make an API key; the key itself is in this answer only */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete an API key: it stops working at once here, and within 5 s on every instance */
+        delete: operations["deleteApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/personas": {
         parameters: {
             query?: never;
@@ -28,10 +63,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List personas, newest first */
+        /** List the shared personas and the caller's own, newest first */
         get: operations["listPersonas"];
         put?: never;
-        /** Create a persona */
+        /** Create a persona: shared when an admin makes it, else private to the caller's owner */
         post: operations["createPersona"];
         delete?: never;
         options?: never;
@@ -65,7 +100,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List chat sessions, newest first, without their history */
+        /** List the caller's chat sessions, newest first, without their history */
         get: operations["listChatSessions"];
         put?: never;
         /** Start a chat session, optionally with a persona */
@@ -172,6 +207,7 @@ export interface components {
          *       "name": "Captain",
          *       "system_prompt": "You are a cheerful pirate captain.",
          *       "voice_id": "Matthew",
+         *       "shared": true,
          *       "created_at": "2025-06-01T12:00:00.000Z",
          *       "updated_at": "2025-06-01T12:00:00.000Z"
          *     }
@@ -183,6 +219,8 @@ export interface components {
             system_prompt: string;
             /** @description the persona's voice; null speaks with DEFAULT_POLLY_VOICE_ID */
             voice_id: string | null;
+            /** @description made by an admin: every caller sees and uses it, only admins change it; else private to its owner */
+            shared: boolean;
             /** Format: date-time */
             created_at: string;
             /** Format: date-time */
@@ -258,6 +296,34 @@ export interface components {
             /** Format: date-time */
             updated_at: string;
         };
+        /** @description An API key, without the key itself (only its SHA-256 is stored) */
+        ApiKey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            role: "admin" | "user";
+            /** @description whose personas and sessions the key reads and writes */
+            owner_id: string;
+            /** @description the first characters of the key, to tell keys apart */
+            key_prefix: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** @description A new API key, with the key itself */
+        NewApiKey: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+            role: "admin" | "user";
+            /** @description whose personas and sessions the key reads and writes */
+            owner_id: string;
+            /** @description the first characters of the key, to tell keys apart */
+            key_prefix: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description the key itself: shown here once, and never again */
+            key: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -290,6 +356,232 @@ export interface operations {
             };
         };
     };
+    listApiKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every key, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"][];
+                };
+            };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "mobile app, user 42",
+                 *       "role": "user",
+                 *       "owner_id": "user-42"
+                 *     }
+                 */
+                "application/json": {
+                    /** @description 1-100 characters, to say what the key is for */
+                    name: string;
+                    /** @description admin or user (the default) */
+                    role?: "admin" | "user";
+                    /** @description 1-200 characters; the default is a new UUID, an owner of its own */
+                    owner_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new key, shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NewApiKey"];
+                };
+            };
+            /** @description The request is invalid: message names the parameter or field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The body is not JSON: send Content-Type: application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    deleteApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a UUID */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: message names the parameter or field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The credential is not an admin's */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key with this id */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listPersonas: {
         parameters: {
             query?: never;
@@ -299,13 +591,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every persona, newest first */
+            /** @description The shared personas and the caller's own, newest first */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["Persona"][];
+                };
+            };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -355,6 +675,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not JSON: send Content-Type: application/json */
             415: {
                 headers: {
@@ -367,6 +698,23 @@ export interface operations {
             /** @description The request is well-formed but names something that cannot be used, such as a voice the speech engine cannot speak */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -414,9 +762,37 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No persona with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No persona with this id that the caller can see */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -453,9 +829,46 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No persona with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The persona is shared, and only an admin may change it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No persona with this id that the caller can see */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -510,7 +923,27 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No persona with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The persona is shared, and only an admin may change it */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No persona with this id that the caller can see */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -537,6 +970,23 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The speech engine could not be asked (it did not list its voices); retry later */
             503: {
                 headers: {
@@ -557,13 +1007,41 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Every session, newest first, without history */
+            /** @description The caller's sessions, newest first, without history */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSessionSummary"][];
+                };
+            };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
         };
@@ -610,6 +1088,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not JSON: send Content-Type: application/json */
             415: {
                 headers: {
@@ -619,9 +1108,26 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description persona_id names no persona */
+            /** @description persona_id names no persona that the caller can see */
             422: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -660,9 +1166,37 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No chat session with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No chat session with this id that belongs to the caller */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -699,9 +1233,37 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No chat session with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No chat session with this id that belongs to the caller */
             404: {
                 headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -752,7 +1314,18 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description No chat session with this id */
+            /** @description No valid credential: send Authorization: Bearer <API key or token> */
+            401: {
+                headers: {
+                    /** @description Bearer, with error="invalid_token" for a refused JWT */
+                    "www-authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No chat session with this id that belongs to the caller */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -770,11 +1343,17 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
-            /** @description The LLM provider is rate limiting the API; nothing was stored. Retry later */
+            /** @description A rate limit was reached (RATE_LIMIT_PER_MINUTE or MESSAGE_RATE_LIMIT_PER_MINUTE), or the LLM provider is rate limiting the API; message says which. Nothing was stored */
             429: {
                 headers: {
-                    /** @description Seconds to wait before retrying; sent when the LLM provider said how long */
+                    /** @description Seconds to wait before retrying; sent for our limits, and when the LLM provider said how long */
                     "retry-after"?: number;
+                    /** @description Requests allowed per minute by the tighter limit */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -825,6 +1404,23 @@ export interface operations {
                         language_name: string;
                         engines: string[];
                     }[];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description The speech engine could not be asked (it did not list its voices); retry later */

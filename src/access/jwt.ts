@@ -1,0 +1,83 @@
+// JWTs from an identity provider (Cognito, Auth0, Keycloak), checked with jose against its JWKS.
+// jose fetches the key set on first use, caches it, and fetches it again when a token names a kid
+// it does not hold (after a rotation), at most once per cooldown.
+import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { IdentityProviderError, UnauthorizedError } from '../errors.ts';
+import type { Principal } from './principal.ts';
+
+export interface JwtOptions {
+  jwksUrl: string;
+  issuer: string;
+  audience: string | undefined;
+  /**
+   * The least time between two fetches caused by an unknown kid (jose's default, 30 s): a flood of
+   * made-up kids costs the identity provider one request per cooldown. Tests of key rotation set 0.
+   */
+  refetchCooldownMs?: number;
+}
+
+/** What identity providers sign with. An HS256 token "signed" with a public key is refused here. */
+const ALGORITHMS = ['RS256', 'ES256'];
+/** owner_id is varchar(200). */
+const MAX_SUBJECT_LENGTH = 200;
+
+export type JwtVerifier = (token: string) => Promise<Principal>;
+
+export function createJwtVerifier(opts: JwtOptions): JwtVerifier {
+  const keys = createRemoteJWKSet(new URL(opts.jwksUrl), {
+    cooldownDuration: opts.refetchCooldownMs ?? 30_000,
+    timeoutDuration: 5_000,
+  });
+
+  return async (token) => {
+    let sub: unknown;
+    try {
+      const { payload } = await jwtVerify(token, keys, {
+        algorithms: ALGORITHMS,
+        issuer: opts.issuer,
+        ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
+        requiredClaims: ['exp', 'sub'],
+      });
+      sub = payload.sub;
+    } catch (err) {
+      throw refusal(err);
+    }
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
+      throw new UnauthorizedError(`invalid token: sub must be 1-${MAX_SUBJECT_LENGTH} characters`, true);
+    }
+    return { role: 'user', ownerId: sub, subject: `jwt:${sub}` };
+  };
+}
+
+/**
+ * Names why a token was refused, in words a client can act on, without echoing the token. A key set
+ * that cannot be fetched is the identity provider's outage, not the client's fault: 503.
+ */
+function refusal(err: unknown): Error {
+  const invalid = (reason: string) => new UnauthorizedError(`invalid token: ${reason}`, true);
+  if (err instanceof errors.JWTExpired) return invalid('expired');
+  if (err instanceof errors.JWTClaimValidationFailed) {
+    switch (err.claim) {
+      case 'iss':
+        return invalid('wrong issuer');
+      case 'aud':
+        return invalid('wrong audience');
+      case 'nbf':
+        return invalid('not yet valid');
+      case 'iat':
+        return invalid('issued in the future');
+      default:
+        return invalid(`the ${err.claim} claim is ${err.reason === 'missing' ? 'missing' : 'invalid'}`);
+    }
+  }
+  if (err instanceof errors.JOSEAlgNotAllowed) return invalid(`algorithm not allowed (${ALGORITHMS.join(' or ')})`);
+  if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('bad signature');
+  if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) {
+    return invalid('no key of the identity provider matches its kid');
+  }
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid || err instanceof errors.JOSENotSupported) {
+    return invalid('malformed');
+  }
+  // JWKSTimeout, JWKSInvalid, a non-200 answer, or a network error: the key set is out of reach.
+  return new IdentityProviderError('the identity provider\'s key set (AUTH_JWKS_URL) could not be fetched; retry later');
+}
