@@ -44,6 +44,12 @@ if (voiceProblem === 'slow') {
   await app.close();
   process.exit(1);
 }
+if (config.auth.mode === 'none' && config.auth.exposed) {
+  log.warn(
+    `AUTH_MODE=none on HOST ${config.host}, which is not a loopback address: anyone who can reach this API is an admin, ` +
+      'can read every conversation and can spend your LLM and Polly budget. Set AUTH_MODE=required and ADMIN_API_KEY.',
+  );
+}
 if (config.llm.provider === 'offline') {
   log.warn('LLM_PROVIDER=offline: replies are deterministic text written without any AI; set GEMINI_API_KEY or LLM_PROVIDER=openai for real replies');
 }
