@@ -76,13 +76,15 @@ async function accessPlugin(app: FastifyInstance, opts: AccessOptions) {
 
   app.addHook('onRequest', async (req, reply) => {
     const config = req.routeOptions.config;
-    // Unknown routes have no rule: the not-found handler answers them.
+    // No rule: an unknown route (the not-found handler answers it), or the CORS preflight, which
+    // @fastify/cors adds before this plugin and which browsers send without credentials.
     if (!config.access) return;
     let problem: Error | undefined;
+    const header = req.headers.authorization;
     if (opts.mode === 'none') {
       req.principal = LOCAL_ADMIN;
-    } else {
-      const header = req.headers.authorization;
+    } else if (header !== undefined || config.access !== 'public') {
+      // A public route reads a credential only to count its limits per principal.
       const credential = header === undefined ? undefined : BEARER.exec(header)?.[1];
       if (header === undefined) {
         problem = new UnauthorizedError('missing credential: send Authorization: Bearer <API key or token>');

@@ -26,6 +26,9 @@ function migrationsBeforeOwners(): string {
   return dir;
 }
 
+/** The rows of a raw query; both drivers answer { rows }. */
+const rowsOf = <T>(result: unknown) => (result as { rows: T[] }).rows;
+
 async function migrateTo(handle: DatabaseHandle, folder: string) {
   // The handle's own migrate() always goes to the latest; this applies the folder given.
   if (handle.kind === 'pglite') await migratePglite(handle.db as never, { migrationsFolder: folder });
@@ -51,14 +54,14 @@ describe('the owners migration, on rows made before owners existed', () => {
     try {
       await migrateTo(old, folder);
       // Written as the old code wrote them: no owner_id, no shared.
-      const persona = await old.db.execute<{ id: string }>(
+      const persona = await old.db.execute(
         sql`insert into personas (name, system_prompt, voice_id) values ('Old Ada', 'You are Ada.', 'Amy') returning id`,
       );
-      personaId = persona.rows[0]!.id;
-      const session = await old.db.execute<{ id: string }>(
+      personaId = rowsOf<{ id: string }>(persona)[0]!.id;
+      const session = await old.db.execute(
         sql`insert into chat_sessions (persona_id, message_count) values (${personaId}, 2) returning id`,
       );
-      sessionId = session.rows[0]!.id;
+      sessionId = rowsOf<{ id: string }>(session)[0]!.id;
       await old.db.execute(
         sql`insert into chat_messages (session_id, seq, role, content) values
             (${sessionId}, 1, 'user', 'An old question.'), (${sessionId}, 2, 'model', 'An old answer.')`,
@@ -131,9 +134,9 @@ describe('the owners migration, on rows made before owners existed', () => {
     const handle = database.open();
     try {
       await expect(handle.db.execute(sql`insert into chat_sessions (message_count) values (0)`)).rejects.toThrow();
-      const [row] = (
-        await handle.db.execute<{ owner_id: string; shared: boolean }>(sql`select owner_id, shared from personas where id = ${personaId}`)
-      ).rows;
+      const [row] = rowsOf<{ owner_id: string; shared: boolean }>(
+        await handle.db.execute(sql`select owner_id, shared from personas where id = ${personaId}`),
+      );
       expect(row).toEqual({ owner_id: 'local', shared: true });
     } finally {
       await handle.close();
