@@ -57,18 +57,14 @@ function refusal(err: unknown): Error {
   const invalid = (reason: string) => new UnauthorizedError(`invalid token: ${reason}`, true);
   if (err instanceof errors.JWTExpired) return invalid('expired');
   if (err instanceof errors.JWTClaimValidationFailed) {
-    switch (err.claim) {
-      case 'iss':
-        return invalid('wrong issuer');
-      case 'aud':
-        return invalid('wrong audience');
-      case 'nbf':
-        return invalid('not yet valid');
-      case 'iat':
-        return invalid('issued in the future');
-      default:
-        return invalid(`the ${err.claim} claim is ${err.reason === 'missing' ? 'missing' : 'invalid'}`);
+    // jose's reason: 'missing', 'invalid' (not a number, say) or 'check_failed' (the value is wrong).
+    if (err.reason === 'missing') return invalid(`the ${err.claim} claim is missing`);
+    if (err.reason === 'check_failed') {
+      if (err.claim === 'iss') return invalid('wrong issuer');
+      if (err.claim === 'aud') return invalid('wrong audience');
+      if (err.claim === 'nbf') return invalid('not yet valid');
     }
+    return invalid(`the ${err.claim} claim is invalid`);
   }
   if (err instanceof errors.JOSEAlgNotAllowed) return invalid(`algorithm not allowed (${ALGORITHMS.join(' or ')})`);
   if (err instanceof errors.JWSSignatureVerificationFailed) return invalid('bad signature');

@@ -81,9 +81,10 @@ async function accessPlugin(app: FastifyInstance, opts: AccessOptions) {
     if (!config.access) return;
     let problem: Error | undefined;
     const header = req.headers.authorization;
+    const limited = limiter !== undefined && req.routeOptions.url?.startsWith('/api/') === true;
     if (opts.mode === 'none') {
       req.principal = LOCAL_ADMIN;
-    } else if (header !== undefined || config.access !== 'public') {
+    } else if (config.access !== 'public' || (limited && header !== undefined)) {
       // A public route reads a credential only to count its limits per principal.
       const credential = header === undefined ? undefined : BEARER.exec(header)?.[1];
       if (header === undefined) {
@@ -99,8 +100,8 @@ async function accessPlugin(app: FastifyInstance, opts: AccessOptions) {
       }
     }
 
-    if (limiter && req.routeOptions.url?.startsWith('/api/')) {
-      await limiter(req, reply, { messages: config.messageLimited === true });
+    if (limited) {
+      await limiter!(req, reply, { messages: config.messageLimited === true });
     }
 
     // A public route serves anyone, whatever credential came with the request.

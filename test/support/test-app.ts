@@ -37,6 +37,8 @@ export interface TestAppOptions {
   shareDatabaseWith?: TestApp;
   /** Wiring knobs other than the database (e.g. jwksRefetchCooldownMs). */
   wiring?: Omit<WiringOverrides, 'database'>;
+  /** The logger's level, 'info' by default; 'trace' to check that no level logs a secret. */
+  logLevel?: Config['logLevel'];
 }
 
 export async function startTestApp(env: Record<string, string> = {}, opts: TestAppOptions = {}): Promise<TestApp> {
@@ -49,7 +51,7 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
 
   const logs: Array<Record<string, unknown>> = [];
   const log = pino(
-    { level: 'info' },
+    { level: opts.logLevel ?? 'info' },
     { write: (line: string) => void logs.push(JSON.parse(line) as Record<string, unknown>) },
   );
   const shared = opts.shareDatabaseWith?.product.database;
