@@ -1,10 +1,8 @@
 // The API key shapes, written once (see persona-schemas.ts for why TypeBox only).
 import { Type, type Static } from 'typebox';
-import { NonBlank } from '../http/schemas.ts';
+import { NonBlank, Printable } from '../http/schemas.ts';
 
 const Role = Type.Union([Type.Literal('admin'), Type.Literal('user')]);
-// owner_id is varchar(200); no control characters, since it reaches logs.
-const OwnerId = Type.String({ minLength: 1, maxLength: 200, pattern: '^[^\\u0000-\\u001f\\u007f]+$' });
 
 export const ApiKeySchema = Type.Object(
   {
@@ -30,7 +28,10 @@ export const ApiKeyInputSchema = Type.Object(
   {
     name: NonBlank({ maxLength: 100, description: '1-100 characters, to say what the key is for' }),
     role: Type.Optional({ ...Role, description: 'admin or user (the default)' }),
-    owner_id: Type.Optional({ ...OwnerId, description: '1-200 characters; the default is a new UUID, an owner of its own' }),
+    // owner_id is varchar(200).
+    owner_id: Type.Optional(
+      Printable({ maxLength: 200, description: '1-200 characters, no control characters; the default is a new UUID, an owner of its own' }),
+    ),
   },
   { additionalProperties: false, examples: [{ name: 'mobile app, user 42', role: 'user', owner_id: 'user-42' }] },
 );

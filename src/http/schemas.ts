@@ -59,8 +59,16 @@ export const errorResponses = (...codes: number[]): Record<number, TRef<'Error'>
 
 export const Uuid = Type.String({ format: 'uuid', description: 'a UUID' });
 
+/** The patterns below, which validation.ts puts in words. */
+export const NON_BLANK = '\\S';
+export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f]+$';
+
 /** A string that must contain something other than whitespace. */
 export const NonBlank = (opts: { maxLength: number; description?: string }) =>
-  Type.String({ minLength: 1, pattern: '\\S', ...opts });
+  Type.String({ minLength: 1, pattern: NON_BLANK, ...opts });
+
+/** A non-empty string without control characters (a line break, say): an identifier that reaches logs. */
+export const Printable = (opts: { maxLength: number; description?: string }) =>
+  Type.String({ minLength: 1, pattern: NO_CONTROL_CHARACTERS, ...opts });
 
 export const IdParams = Type.Object({ id: Uuid });

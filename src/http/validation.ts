@@ -1,6 +1,7 @@
 // Turns Ajv's errors into one sentence that says exactly what was wrong with the request,
 // e.g. `body/voice_id must be string or null` or `body has an unknown field "voiceId"`.
 import type { FastifySchemaValidationError } from 'fastify/types/schema.js';
+import { NO_CONTROL_CHARACTERS, NON_BLANK } from './schemas.ts';
 
 type Part = 'body' | 'params' | 'querystring' | 'headers' | string;
 
@@ -9,6 +10,11 @@ export function describeValidationErrors(errors: FastifySchemaValidationError[],
 
   // A union (anyOf) reports one error per branch. When a branch had the right type but failed a
   // constraint (too long, blank), that constraint is the real problem; otherwise list the types.
+  // A union of literals ('admin' or 'user') reports one const error per branch: list the values.
+  const consts = errors.filter((e) => e.keyword === 'const');
+  if (consts.length > 1 && consts.length === errors.filter((e) => e.keyword !== 'anyOf').length) {
+    return `${where(consts[0]!)} must be one of ${consts.map((e) => JSON.stringify(e.params.allowedValue)).join(', ')}`;
+  }
   const specific = errors.find((e) => e.keyword !== 'type' && e.keyword !== 'anyOf');
   if (specific) return sentence(specific, where(specific));
   const types = [...new Set(errors.filter((e) => e.keyword === 'type').map((e) => String(e.params.type)))];
@@ -24,8 +30,10 @@ function sentence(e: FastifySchemaValidationError, where: string): string {
     case 'required':
       return `${where} must have the field "${String(e.params.missingProperty)}"`;
     case 'pattern':
-      // Our only pattern is \S: the field must contain something other than whitespace.
-      return `${where} must not be empty or whitespace only`;
+      // The patterns of http/schemas.ts, in words; any other in Ajv's.
+      if (e.params.pattern === NON_BLANK) return `${where} must not be empty or whitespace only`;
+      if (e.params.pattern === NO_CONTROL_CHARACTERS) return `${where} must not contain control characters`;
+      return `${where} ${e.message ?? 'is invalid'}`;
     case 'minLength':
       return e.params.limit === 1 ? `${where} must not be empty` : `${where} ${e.message ?? 'is too short'}`;
     case 'minProperties':

@@ -411,6 +411,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     createApiKey: {
@@ -434,7 +443,7 @@ export interface operations {
                     name: string;
                     /** @description admin or user (the default) */
                     role?: "admin" | "user";
-                    /** @description 1-200 characters; the default is a new UUID, an owner of its own */
+                    /** @description 1-200 characters, no control characters; the default is a new UUID, an owner of its own */
                     owner_id?: string;
                 };
             };
@@ -498,6 +507,15 @@ export interface operations {
                     "x-ratelimit-remaining"?: number;
                     /** @description Seconds until the count resets */
                     "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -580,6 +598,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     listPersonas: {
@@ -622,6 +649,15 @@ export interface operations {
                     "x-ratelimit-remaining"?: number;
                     /** @description Seconds until the count resets */
                     "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -799,6 +835,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deletePersona: {
@@ -869,6 +914,15 @@ export interface operations {
                     "x-ratelimit-remaining"?: number;
                     /** @description Seconds until the count resets */
                     "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1044,6 +1098,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     createChatSession: {
@@ -1134,6 +1197,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     getChatSession: {
@@ -1203,6 +1275,15 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
         };
     };
     deleteChatSession: {
@@ -1264,6 +1345,15 @@ export interface operations {
                     "x-ratelimit-remaining"?: number;
                     /** @description Seconds until the count resets */
                     "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
+                headers: {
                     [name: string]: unknown;
                 };
                 content: {
@@ -1362,6 +1452,15 @@ export interface operations {
             };
             /** @description The LLM provider failed (message names it); nothing was stored */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A JWT could not be checked: the identity provider's key set (AUTH_JWKS_URL) is out of reach; retry later */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
