@@ -120,7 +120,8 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     });
   }
   let redis: Redis | undefined;
-  if (config.rateLimits.redisUrl) {
+  const limited = config.rateLimits.perMinute !== undefined || config.rateLimits.messagesPerMinute !== undefined;
+  if (config.rateLimits.redisUrl && limited) {
     // Short timeouts and one retry: a request waits at most about half a second on a Redis that is
     // down, and then goes through uncounted (the limiter's skipOnError) rather than failing.
     redis = new Redis(config.rateLimits.redisUrl, { connectTimeout: 2_000, commandTimeout: 500, maxRetriesPerRequest: 1 });
@@ -198,8 +199,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
         auth.mode === 'none'
           ? 'none: every request acts as the local admin'
           : `required: admin key, API keys${auth.jwt ? ', JWTs' : ''}`,
-      rateLimits:
-        config.rateLimits.perMinute === undefined && config.rateLimits.messagesPerMinute === undefined
+      rateLimits: !limited
           ? 'off'
           : `${config.rateLimits.perMinute ?? 'unlimited'} requests and ${config.rateLimits.messagesPerMinute ?? 'unlimited'} messages per minute, ${redis ? 'shared in Redis' : 'per process'}`,
     }),
