@@ -25,6 +25,8 @@ export interface Plan {
   costReplies: number;
   /** Clients posting at once in the cost scenario. */
   costWorkers: number;
+  /** One-at-a-time GETs per credential in the auth scenario (its autocannon runs use reps, durationSec, connections). */
+  authSamples: number;
 }
 
 export interface BenchContext {

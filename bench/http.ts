@@ -22,11 +22,17 @@ export interface ChatSession {
   history: ChatMessage[];
 }
 
-export async function timedRequest<T>(base: string, method: string, path: string, body?: unknown): Promise<TimedResponse<T>> {
+export async function timedRequest<T>(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<TimedResponse<T>> {
   const start = performance.now();
   const res = await fetch(base + path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: body === undefined ? headers : { ...headers, 'content-type': 'application/json' },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();
@@ -36,7 +42,9 @@ export async function timedRequest<T>(base: string, method: string, path: string
   return { status: res.status, ms, phases: parseServerTiming(res.headers.get('server-timing')), body: parsed };
 }
 
-export const getSession = (base: string, id: string) => timedRequest<ChatSession>(base, 'GET', `/api/chat/${id}`);
+/** `headers`: e.g. an Authorization header, for an API that requires a credential (scenario 7). */
+export const getSession = (base: string, id: string, headers?: Record<string, string>) =>
+  timedRequest<ChatSession>(base, 'GET', `/api/chat/${id}`, undefined, headers);
 
 export const postMessage = (base: string, id: string, message: string) =>
   timedRequest<ChatSession>(base, 'POST', `/api/chat/${id}/message`, { message });

@@ -1,5 +1,6 @@
 // `npm run bench [-- flags]`: starts the peers (s3rver, Polly and Gemini protocol servers), seeds a
-// fresh database, starts the real API as a child process and runs the scenarios (the design's three
+// fresh database, runs the auth scenario (an API process per credential, on copies of that database),
+// then starts the real API as a child process and runs the other scenarios (the design's three
 // promises beside their alternatives) in rounds. Round 1 runs the full plan and gives the reported
 // figures; rounds 2.. run a lighter plan and exist to show that memory does not grow. Prints a
 // markdown report and writes JSON.
@@ -7,12 +8,14 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { LOCAL_OWNER } from '../src/access/principal.ts';
 import { startApi, type ApiProcess } from './api-process.ts';
 import { sleep, type BenchContext, type Plan } from './context.ts';
 import { createSession, getSession, postMessage } from './http.ts';
 import { startPeers, type Peers, type PollyLatency } from './peers.ts';
 import { evaluateTargets, renderMarkdown, writeResults, type BenchResult, type RoundResult } from './report.ts';
 import { appendCost } from './scenarios/append-cost.ts';
+import { AUTH_OWNERS, AUTH_SIZE, authScenario, type AuthSessions } from './scenarios/auth.ts';
 import { historyRead } from './scenarios/history-read.ts';
 import { naiveRead } from './scenarios/naive-read.ts';
 import { cost, singleFlight } from './scenarios/single-flight.ts';
@@ -33,12 +36,15 @@ const HELP = `npm run bench -- [flags]
   --concurrent 100        concurrent POSTs producing one reply
   --replies 1000          replies in the cost scenario (50% repeats)
   --workers 20            clients posting at once in the cost scenario
+  --auth-samples 500      one-at-a-time GETs per credential in the auth scenario (which also
+                          runs --reps autocannon runs of --duration s per credential)
   --rounds 5              rounds of scenarios 1-5 (memory check)
   --full-rounds           run every round with the full plan (default: rounds 2.. are lighter)
   --polly-ms 150          Polly latency per call
   --polly-char-ms 0.05    Polly latency per character
   --out bench/results     where the JSON goes
-  --cpu-prof DIR          write a CPU profile of the API process into DIR (to find a cause)
+  --cpu-prof DIR          write CPU profiles of the API processes into DIR (to find a cause): the
+                          main one and the auth scenario's four
 
 Environment: BENCH_DATABASE_URL=postgres://... runs on a fresh database created on that server
 (dropped at the end) instead of the embedded PGlite.`;
@@ -58,6 +64,7 @@ const { values: flags } = parseArgs({
     concurrent: { type: 'string' },
     replies: { type: 'string' },
     workers: { type: 'string' },
+    'auth-samples': { type: 'string' },
     rounds: { type: 'string' },
     'full-rounds': { type: 'boolean' },
     'polly-ms': { type: 'string' },
@@ -83,6 +90,7 @@ const FULL: Plan & { rounds: number } = {
   concurrentPosts: 100,
   costReplies: 1000,
   costWorkers: 20,
+  authSamples: 500,
   rounds: 5,
 };
 const SMOKE: Plan & { rounds: number } = {
@@ -97,6 +105,7 @@ const SMOKE: Plan & { rounds: number } = {
   concurrentPosts: 20,
   costReplies: 40,
   costWorkers: 5,
+  authSamples: 5,
   rounds: 2,
 };
 
@@ -135,6 +144,7 @@ const plan: Plan = {
   concurrentPosts: numberFlag('concurrent', base.concurrentPosts),
   costReplies: numberFlag('replies', base.costReplies, { min: 2 }),
   costWorkers: numberFlag('workers', base.costWorkers),
+  authSamples: numberFlag('auth-samples', base.authSamples),
 };
 plan.sizes.sort((a, b) => a - b);
 const rounds = numberFlag('rounds', base.rounds);
@@ -173,9 +183,18 @@ try {
   log(`seeding ${database.kind}: histories of ${plan.sizes.join(', ')} messages, ${rounds} round(s) of append sessions`);
   const seedStart = performance.now();
   const lengths = [...plan.sizes, ...Array.from({ length: rounds }, () => plan.sizes).flat()];
-  const ids = await seedSessions(database, lengths);
+  // Then one session of AUTH_SIZE messages per owner for the auth scenario (one opening of the database).
+  const authOwners = Object.entries(AUTH_OWNERS);
+  const seededLengths = [...lengths, ...authOwners.map(() => AUTH_SIZE)];
+  const ids = await seedSessions(database, seededLengths, [...lengths.map(() => LOCAL_OWNER), ...authOwners.map(([, owner]) => owner)]);
+  const authSessions = Object.fromEntries(authOwners.map(([name], i) => [name, ids[lengths.length + i]!])) as AuthSessions;
   await seedAudio(peers);
-  const seeding = { seconds: (performance.now() - seedStart) / 1000, messages: lengths.reduce((a, b) => a + b, 0) };
+  const seeding = { seconds: (performance.now() - seedStart) / 1000, messages: seededLengths.reduce((a, b) => a + b, 0) };
+
+  // Before the main API opens the database: the scenario runs four API processes of its own on
+  // copies of it (PGlite lets one process open a data directory), and stops them when it is done.
+  log('auth scenario');
+  const auth = await authScenario({ database, peers, plan, sessions: authSessions, cpuProfileDir: flags['cpu-prof'], log });
 
   log('starting the API');
   api = await startApi({ ...peers.apiEnv, ...database.apiEnv }, { cpuProfileDir: flags['cpu-prof'] });
@@ -239,7 +258,8 @@ try {
     laterRoundsPlan: laterRounds,
     seeding,
     rounds: results,
-    targets: evaluateTargets(results, Boolean(flags.smoke)),
+    auth,
+    targets: evaluateTargets(results, auth, Boolean(flags.smoke)),
   };
   console.log(renderMarkdown(report));
   log(`results in ${writeResults(report, outDir)}`);

@@ -3,7 +3,7 @@
 // quadratic), so histories are written straight into the database with the product's own Drizzle
 // schema before the API starts. The replies come from a pool whose audio is put into s3rver, so that
 // the naive design's HEAD requests find real objects, as they would in production.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -27,8 +27,21 @@ export interface BenchDatabase {
   apiEnv: Record<string, string>;
   kind: 'pglite' | 'postgres';
   open(): DatabaseHandle;
+  /**
+   * The same database for one more API process that runs beside the others, with a data directory
+   * of its own (the auth scenario runs two at once). PGlite opens a data directory in one process
+   * only, so there it is a copy of the directory, made while no process has it open; PostgreSQL
+   * serves any number of processes, so there it is the same database. `destroy` deletes what the
+   * fork added, never the database itself.
+   */
+  fork(): BenchFork;
   /** Drops the database (PostgreSQL) and deletes the data directory. */
   destroy(): Promise<void>;
+}
+
+export interface BenchFork {
+  apiEnv: Record<string, string>;
+  destroy(): void;
 }
 
 /** A fresh embedded database in a temp directory, or a fresh database on the given PostgreSQL server. */
@@ -40,6 +53,11 @@ export async function createBenchDatabase(postgresUrl: string | undefined): Prom
       apiEnv: { DATA_DIR: dataDir },
       // The same directory the API will open (databaseTargetFor: DATA_DIR/pglite); never both at once.
       open: () => openDatabase({ pgliteDir: path.join(dataDir, 'pglite') }),
+      fork() {
+        const copy = mkdtempSync(path.join(tmpdir(), 'chat-bench-fork-'));
+        cpSync(dataDir, copy, { recursive: true });
+        return { apiEnv: { DATA_DIR: copy }, destroy: () => rmSync(copy, { recursive: true, force: true }) };
+      },
       destroy: async () => rmSync(dataDir, { recursive: true, force: true }),
     };
   }
@@ -48,6 +66,10 @@ export async function createBenchDatabase(postgresUrl: string | undefined): Prom
     kind: 'postgres',
     apiEnv: { DATA_DIR: dataDir, DATABASE_URL: scratch.url },
     open: () => openDatabase({ url: scratch.url }),
+    fork() {
+      const dir = mkdtempSync(path.join(tmpdir(), 'chat-bench-fork-'));
+      return { apiEnv: { DATA_DIR: dir, DATABASE_URL: scratch.url }, destroy: () => rmSync(dir, { recursive: true, force: true }) };
+    },
     async destroy() {
       await scratch.drop();
       rmSync(dataDir, { recursive: true, force: true });
@@ -61,18 +83,25 @@ export const seededReply = (i: number) => markdownReply(`Seeded reply ${i % POOL
 
 /**
  * Creates one session per requested length (an even number of messages: user, model, ...) and
- * returns their ids in the same order. Runs the migrations first.
+ * returns their ids in the same order. `owners` is the owner_id of them all, or one per length.
+ * Sessions of the same length have the same messages, whoever owns them. Runs the migrations first.
  */
-export async function seedSessions(database: BenchDatabase, lengths: readonly number[]): Promise<string[]> {
+export async function seedSessions(
+  database: BenchDatabase,
+  lengths: readonly number[],
+  owners: string | readonly string[] = LOCAL_OWNER,
+): Promise<string[]> {
+  if (typeof owners !== 'string' && owners.length !== lengths.length) throw new Error('seedSessions: one owner per length');
   const handle = database.open();
   try {
     await handle.migrate();
     const ids: string[] = [];
-    for (const length of lengths) {
+    for (const [i, length] of lengths.entries()) {
+      const ownerId = typeof owners === 'string' ? owners : owners[i]!;
       const messages = length - (length % 2);
       const [row] = await handle.db
         .insert(chatSessions)
-        .values({ ownerId: LOCAL_OWNER, messageCount: messages })
+        .values({ ownerId, messageCount: messages })
         .returning({ id: chatSessions.id });
       const sessionId = row!.id;
       const BATCH = 1000;

@@ -1,7 +1,8 @@
 // JWTs from an identity provider (Cognito, Auth0, Keycloak), checked with jose against its JWKS.
 // jose fetches the key set on first use, caches it, and fetches it again when a token names a kid
 // it does not hold (after a rotation), at most once per cooldown.
-import { createRemoteJWKSet, errors, jwtVerify } from 'jose';
+import { createHash } from 'node:crypto';
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { IdentityProviderError, UnauthorizedError } from '../errors.ts';
 import type { Principal } from './principal.ts';
 
@@ -21,31 +22,52 @@ const ALGORITHMS = ['RS256', 'ES256'];
 /** owner_id is varchar(200). */
 const MAX_SUBJECT_LENGTH = 200;
 
+/**
+ * How long a verified token is trusted without checking its signature again, never past its exp.
+ * jose verifies through WebCrypto, which costs 100-200 µs of the event loop per request (about 10%
+ * of a 100-message history read; see docs/benchmarks.md); a client sends the same token many times.
+ * The price: a token whose key the identity provider just withdrew keeps working this long, the
+ * same bound as a deleted API key's on another instance.
+ */
+export const JWT_CACHE_MS = 5_000;
+const JWT_CACHE_SIZE = 10_000;
+
 export type JwtVerifier = (token: string) => Promise<Principal>;
 
-export function createJwtVerifier(opts: JwtOptions): JwtVerifier {
+export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now): JwtVerifier {
   const keys = createRemoteJWKSet(new URL(opts.jwksUrl), {
     cooldownDuration: opts.refetchCooldownMs ?? 30_000,
     timeoutDuration: 5_000,
   });
+  // By the token's SHA-256, so that the cache holds no credential and its keys stay small.
+  const verified = new Map<string, { principal: Principal; until: number }>();
 
   return async (token) => {
-    let sub: unknown;
+    const digest = createHash('sha256').update(token).digest('base64url');
+    const cached = verified.get(digest);
+    if (cached && cached.until > now()) return cached.principal;
+    verified.delete(digest);
+
+    let payload: JWTPayload;
     try {
-      const { payload } = await jwtVerify(token, keys, {
+      ({ payload } = await jwtVerify(token, keys, {
         algorithms: ALGORITHMS,
         issuer: opts.issuer,
         ...(opts.audience !== undefined ? { audience: opts.audience } : {}),
         requiredClaims: ['exp', 'sub'],
-      });
-      sub = payload.sub;
+      }));
     } catch (err) {
       throw refusal(err);
     }
+    const sub = payload.sub;
     if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUBJECT_LENGTH) {
       throw new UnauthorizedError(`invalid token: sub must be 1-${MAX_SUBJECT_LENGTH} characters`, true);
     }
-    return { role: 'user', ownerId: sub, subject: `jwt:${sub}` };
+    const principal: Principal = Object.freeze({ role: 'user', ownerId: sub, subject: `jwt:${sub}` });
+    // Map keeps insertion order: past the bound, the oldest entry goes.
+    if (verified.size >= JWT_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(digest, { principal, until: Math.min(now() + JWT_CACHE_MS, payload.exp! * 1000) });
+    return principal;
   };
 }
 

@@ -15,6 +15,7 @@ import {
   type JwksServer,
   type TestSigningKey,
 } from '../support/jwks-server.ts';
+import { JWT_CACHE_MS } from '../../src/access/jwt.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const ISSUER = 'https://idp.example.test/';
@@ -332,10 +333,21 @@ describe('key rotation at the identity provider', () => {
     // A token with a kid the verifier does not know makes it read the set, which drops kid1 ...
     const stranger = await generateSigningKey('RS256', 'kid-unknown');
     await expectRefused(t, await sign(stranger, claims('rotating-user')), 'no key of the identity provider matches its kid');
-    // ... and from then on kid1 is unknown too.
+    // ... and from then on kid1 is unknown: a kid1 token not seen before is refused at once, and
+    // one already verified stops working when its trust runs out (JWT_CACHE_MS, 5 s).
+    const unseenToken = await sign(kid1, claims('rotating-user', { jti: 'never-sent-before' }));
+    await expectRefused(t, unseenToken, 'no key of the identity provider matches its kid');
+    const retiredAt = Date.now();
+    let status = 200;
+    while (status === 200 && Date.now() - retiredAt < JWT_CACHE_MS + 1_000) {
+      await sleep(250);
+      status = (await listSessions(t, lateToken)).statusCode;
+    }
+    expect(status).toBe(401);
+    expect(Date.now() - retiredAt).toBeLessThanOrEqual(JWT_CACHE_MS + 500);
     await expectRefused(t, lateToken, 'no key of the identity provider matches its kid');
     expect((await listSessions(t, await sign(kid2, claims('rotating-user')))).statusCode).toBe(200);
-  });
+  }, 15_000);
 
   it('logs no token, no signature and no key', () => {
     expectNoSecretsLogged(t);
