@@ -6,6 +6,7 @@ import { UnauthorizedError } from '../errors.ts';
 import type { ApiKeyRepository } from './api-key-repository.ts';
 import type { JwtVerifier } from './jwt.ts';
 import { LOCAL_OWNER, type Principal } from './principal.ts';
+import { createTrustCache } from './trust-cache.ts';
 
 /** cbx_ and 32 random bytes in base64url: 256 bits. */
 export const API_KEY_PATTERN = /^cbx_[A-Za-z0-9_-]{43}$/;
@@ -32,28 +33,26 @@ export interface AuthenticatorDeps {
   apiKeys: Pick<ApiKeyRepository, 'findByHash'>;
   /** Undefined: JWTs are refused like any unknown credential. */
   jwt: JwtVerifier | undefined;
-  now?: () => number;
 }
 
 const INVALID = 'invalid credential';
 
-export function createAuthenticator({ adminApiKey, apiKeys, jwt, now = Date.now }: AuthenticatorDeps): Authenticator {
+export function createAuthenticator({ adminApiKey, apiKeys, jwt }: AuthenticatorDeps): Authenticator {
   // Compared as digests with timingSafeEqual: equal lengths, and no early exit to time.
   const adminDigest = createHash('sha256').update(adminApiKey).digest();
   const admin: Principal = Object.freeze({ role: 'admin', ownerId: LOCAL_OWNER, subject: 'admin' });
-  const cache = new Map<string, { principal: Principal; keyId: string; until: number }>();
+  // By the key's SHA-256, the same digest the database is searched by.
+  const trusted = createTrustCache<Principal>(API_KEY_CACHE_SIZE);
+  const subjectOf = (keyId: string) => `key:${keyId}`;
 
   async function apiKey(credential: string): Promise<Principal> {
     const hash = sha256Hex(credential);
-    const cached = cache.get(hash);
-    if (cached && cached.until > now()) return cached.principal;
-    cache.delete(hash);
+    const cached = trusted.get(hash);
+    if (cached) return cached;
     const row = await apiKeys.findByHash(hash);
     if (!row) throw new UnauthorizedError(INVALID);
-    const principal: Principal = Object.freeze({ role: row.role, ownerId: row.ownerId, subject: `key:${row.id}` });
-    // Map keeps insertion order: past the bound, the oldest entry goes.
-    if (cache.size >= API_KEY_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-    cache.set(hash, { principal, keyId: row.id, until: now() + API_KEY_CACHE_MS });
+    const principal: Principal = Object.freeze({ role: row.role, ownerId: row.ownerId, subject: subjectOf(row.id) });
+    trusted.set(hash, principal, Date.now() + API_KEY_CACHE_MS);
     return principal;
   }
 
@@ -71,7 +70,7 @@ export function createAuthenticator({ adminApiKey, apiKeys, jwt, now = Date.now 
     },
 
     forgetKey(id) {
-      for (const [hash, entry] of cache) if (entry.keyId === id) cache.delete(hash);
+      trusted.forget((principal) => principal.subject === subjectOf(id));
     },
   };
 }

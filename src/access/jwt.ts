@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
 import { IdentityProviderError, UnauthorizedError } from '../errors.ts';
 import type { Principal } from './principal.ts';
+import { createTrustCache } from './trust-cache.ts';
 
 export interface JwtOptions {
   jwksUrl: string;
@@ -34,19 +35,18 @@ const JWT_CACHE_SIZE = 10_000;
 
 export type JwtVerifier = (token: string) => Promise<Principal>;
 
-export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now): JwtVerifier {
+export function createJwtVerifier(opts: JwtOptions): JwtVerifier {
   const keys = createRemoteJWKSet(new URL(opts.jwksUrl), {
     cooldownDuration: opts.refetchCooldownMs ?? 30_000,
     timeoutDuration: 5_000,
   });
   // By the token's SHA-256, so that the cache holds no credential and its keys stay small.
-  const verified = new Map<string, { principal: Principal; until: number }>();
+  const verified = createTrustCache<Principal>(JWT_CACHE_SIZE);
 
   return async (token) => {
     const digest = createHash('sha256').update(token).digest('base64url');
     const cached = verified.get(digest);
-    if (cached && cached.until > now()) return cached.principal;
-    verified.delete(digest);
+    if (cached) return cached;
 
     let payload: JWTPayload;
     try {
@@ -64,9 +64,7 @@ export function createJwtVerifier(opts: JwtOptions, now: () => number = Date.now
       throw new UnauthorizedError(`invalid token: sub must be 1-${MAX_SUBJECT_LENGTH} characters`, true);
     }
     const principal: Principal = Object.freeze({ role: 'user', ownerId: sub, subject: `jwt:${sub}` });
-    // Map keeps insertion order: past the bound, the oldest entry goes.
-    if (verified.size >= JWT_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    verified.set(digest, { principal, until: Math.min(now() + JWT_CACHE_MS, payload.exp! * 1000) });
+    verified.set(digest, principal, Math.min(Date.now() + JWT_CACHE_MS, payload.exp! * 1000));
     return principal;
   };
 }

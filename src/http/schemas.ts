@@ -27,7 +27,6 @@ const ERROR_DESCRIPTIONS: Record<number, string> = {
   404: 'Not found',
   415: 'The body is not JSON: send Content-Type: application/json',
   422: 'The request is well-formed but names something that cannot be used, such as a voice the speech engine cannot speak',
-  429: 'The LLM provider is rate limiting the API; nothing was stored',
   502: 'The LLM provider failed (message names it); nothing was stored',
   503: 'The speech engine could not be asked (it did not list its voices); retry later',
   504: 'The LLM provider did not answer within LLM_TIMEOUT_MS; nothing was stored',
