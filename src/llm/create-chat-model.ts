@@ -8,10 +8,20 @@ import { createOpenAiChatModel } from './openai-chat-model.ts';
 export function createChatModel(llm: Config['llm']): ChatModel {
   switch (llm.provider) {
     case 'gemini':
-      return createGeminiChatModel({ apiKey: llm.apiKey, model: llm.model, baseUrl: llm.baseUrl });
+      return createGeminiChatModel({
+        apiKey: llm.apiKey,
+        model: llm.model,
+        baseUrl: llm.baseUrl,
+        maxOutputTokens: llm.maxOutputTokens,
+      });
     case 'openai':
-      return createOpenAiChatModel({ baseUrl: llm.baseUrl, apiKey: llm.apiKey, model: llm.model });
+      return createOpenAiChatModel({
+        baseUrl: llm.baseUrl,
+        apiKey: llm.apiKey,
+        model: llm.model,
+        maxOutputTokens: llm.maxOutputTokens,
+      });
     case 'offline':
-      return createOfflineChatModel();
+      return createOfflineChatModel({ maxOutputTokens: llm.maxOutputTokens });
   }
 }

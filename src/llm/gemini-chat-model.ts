@@ -12,6 +12,11 @@ export interface GeminiChatModelOptions {
   model: string;
   /** Another endpoint (a proxy, a test server); the SDK appends /v1beta/models/... */
   baseUrl?: string;
+  /**
+   * The longest reply, in tokens (LLM_MAX_OUTPUT_TOKENS). On thinking models (2.5 and later) the
+   * thoughts count against it too, so a low limit can be spent before any text is written.
+   */
+  maxOutputTokens: number;
 }
 
 export function createGeminiChatModel(opts: GeminiChatModelOptions): ChatModel {
@@ -45,6 +50,7 @@ export function createGeminiChatModel(opts: GeminiChatModelOptions): ChatModel {
           contents: toContents(request),
           config: {
             ...(request.systemPrompt.trim() ? { systemInstruction: request.systemPrompt } : {}),
+            maxOutputTokens: opts.maxOutputTokens,
             abortSignal: request.signal,
             httpOptions: { fetch: fetchKeepingRetryAfter },
           },
@@ -64,7 +70,10 @@ function toContents(request: ChatRequest): Content[] {
   ];
 }
 
-/** The first candidate's text, without thought parts; an LlmError when there is none. */
+/**
+ * The first candidate's text, without thought parts; an LlmError when there is none. The finish
+ * reason only matters when there is no text: a reply cut at MAX_TOKENS is still the model's reply.
+ */
 function replyText(response: GenerateContentResponse): string {
   const candidate = response.candidates?.[0];
   const text = (candidate?.content?.parts ?? [])
@@ -79,9 +88,12 @@ function replyText(response: GenerateContentResponse): string {
     ? `blocked: ${blockReason}`
     : !candidate
       ? 'no candidates'
-      : finishReason && finishReason !== 'STOP'
-        ? `blocked: ${finishReason}`
-        : 'empty reply';
+      : finishReason === 'MAX_TOKENS'
+        ? // Nothing was blocked: the limit ran out first, typically spent on thinking.
+          'MAX_TOKENS: the output token limit was reached before any text'
+        : finishReason && finishReason !== 'STOP'
+          ? `blocked: ${finishReason}`
+          : 'empty reply';
   throw new LlmError(PROVIDER, 'failed', `gemini returned no text (${why})`);
 }
 

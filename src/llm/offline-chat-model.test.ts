@@ -1,5 +1,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../config/env.ts';
+import { createChatModel } from './create-chat-model.ts';
 import { createOfflineChatModel } from './offline-chat-model.ts';
 
 const model = createOfflineChatModel();
@@ -107,5 +109,61 @@ describe('offline chat model', () => {
 
     expect(fetchSpy).not.toHaveBeenCalled();
     expect(connectSpy).not.toHaveBeenCalled();
+  });
+
+  describe('LLM_MAX_OUTPUT_TOKENS', () => {
+    const limited = (maxOutputTokens: number) => createOfflineChatModel({ maxOutputTokens });
+    const replyOf = (m: ReturnType<typeof createOfflineChatModel>, message: string, systemPrompt = '') =>
+      m.reply({ systemPrompt, history: [], message, signal });
+
+    it('leaves the replies whole at the default of 2048', async () => {
+      const configured = createChatModel(parseConfig({}).llm);
+      for (const [message, persona] of [
+        ['Where is the treasure?', 'You are a pirate.'],
+        ['🙂'.repeat(500), '🙂'.repeat(500)],
+        ['日'.repeat(10_000), ''],
+      ] as const) {
+        expect(await replyOf(configured, message, persona)).toBe(await reply(message, persona));
+      }
+    });
+
+    it('cuts the reply to 4 characters a token at a word boundary: LLM_MAX_OUTPUT_TOKENS=5 leaves 20', async () => {
+      const persona = 'You are a grumpy old sailor.';
+      const full = await reply('How deep is the sea?', persona);
+      const configured = createChatModel(parseConfig({ LLM_MAX_OUTPUT_TOKENS: '5' }).llm);
+
+      const cut = await replyOf(configured, 'How deep is the sea?', persona);
+
+      expect(full).toMatch(/^Speaking as a grumpy old sailor\. /);
+      expect(cut).toBe('Speaking as a grumpy');
+      expect(await replyOf(configured, 'How deep is the sea?', persona)).toBe(cut);
+    });
+
+    it('drops a word that does not fit whole', async () => {
+      // 7 tokens are 28 characters, which end inside "sailor".
+      expect(await replyOf(limited(7), 'How deep is the sea?', 'You are a grumpy old sailor.')).toBe('Speaking as a grumpy old');
+      expect(await replyOf(limited(1), 'Hi', 'You are a pirate.')).toBe('Spea');
+    });
+
+    it('always gives a prefix of the full reply within the budget, never splitting a surrogate pair', async () => {
+      const loneSurrogate = /\p{Cs}/u;
+      // Cuts inside a word: a quoted run of emoji longer than the whole budget has no space to cut at.
+      let insideWord = 0;
+      for (const e of ['🙂', '🏴‍☠️', '👍🏽', '𝄞']) {
+        for (const prefix of ['', 'x', 'xy']) {
+          const message = prefix + e.repeat(150);
+          const full = await reply(message);
+          for (const tokens of [1, 2, 3, 5, 8, 13, 21, 34]) {
+            const cut = await replyOf(limited(tokens), message);
+            expect(full.startsWith(cut)).toBe(true);
+            expect(cut.trim()).not.toBe('');
+            expect(Array.from(cut).length).toBeLessThanOrEqual(tokens * 4);
+            expect(cut).not.toMatch(loneSurrogate);
+            if (!/\s/.test(full.charAt(cut.length)) && !/\s$/.test(cut)) insideWord += 1;
+          }
+        }
+      }
+      expect(insideWord).toBeGreaterThan(0);
+    });
   });
 });

@@ -12,6 +12,13 @@ const QUOTE_WORDS = 8;
 const QUOTE_CHARS = 80;
 /** Characters (code points) of the persona's first sentence reflected in the reply. */
 const PERSONA_CHARS = 120;
+/**
+ * Characters (code points) counted as one token when the reply is cut to LLM_MAX_OUTPUT_TOKENS.
+ * About 4 is the usual rule of thumb for English on the subword tokenizers real models use.
+ * Characters rather than words, because text without spaces (a Chinese or emoji message) is quoted
+ * as a single word of up to QUOTE_CHARS, which a word count would let through whole.
+ */
+const CHARS_PER_TOKEN = 4;
 
 const OPENERS: ReadonlyArray<(quote: string) => string> = [
   (q) => `You said "${q}".`,
@@ -40,14 +47,37 @@ const CLOSERS: readonly string[] = [
   'What would you like to talk about next?',
 ];
 
-export function createOfflineChatModel(): ChatModel {
+export interface OfflineChatModelOptions {
+  /** The longest reply, in tokens (LLM_MAX_OUTPUT_TOKENS). Unset: no cut; the replies are short. */
+  maxOutputTokens?: number;
+}
+
+export function createOfflineChatModel(opts: OfflineChatModelOptions = {}): ChatModel {
   return {
     provider: 'offline',
     description: 'offline (no AI: deterministic replies)',
     async reply(request: ChatRequest): Promise<string> {
-      return offlineReply(request.systemPrompt, request.message);
+      const text = offlineReply(request.systemPrompt, request.message);
+      return opts.maxOutputTokens === undefined ? text : cutToTokens(text, opts.maxOutputTokens);
     },
   };
+}
+
+/**
+ * The reply cut to about `maxTokens` tokens at the last word that fits. No ellipsis: a real model's
+ * reply just stops at its limit, and the mark would cost characters beyond the budget. A first word
+ * longer than the whole budget is cut by code points, so a surrogate pair is never split.
+ */
+function cutToTokens(text: string, maxTokens: number): string {
+  const budget = maxTokens * CHARS_PER_TOKEN;
+  // A string's UTF-16 length is never below its count of code points: no need to split short replies.
+  if (text.length <= budget) return text;
+  const chars = Array.from(text);
+  if (chars.length <= budget) return text;
+  const head = chars.slice(0, budget).join('');
+  // When a space comes right after the budget, the head already ends with a whole word.
+  if (/\s/.test(chars[budget]!)) return head.trimEnd();
+  return head.replace(/\s+\S*$/, '') || head;
 }
 
 function offlineReply(systemPrompt: string, message: string): string {

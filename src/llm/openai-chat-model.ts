@@ -17,6 +17,8 @@ export interface OpenAiChatModelOptions {
   apiKey?: string;
   /** e.g. llama3.2 */
   model: string;
+  /** The longest reply, in tokens (LLM_MAX_OUTPUT_TOKENS); sent as max_tokens. */
+  maxOutputTokens: number;
 }
 
 export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
@@ -41,12 +43,21 @@ export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
       let completion: ChatCompletion;
       try {
         completion = await client.chat.completions.create(
-          { model: opts.model, messages: toMessages(request) },
+          {
+            model: opts.model,
+            messages: toMessages(request),
+            // max_tokens, although OpenAI has deprecated it, because it is the name Ollama, llama.cpp
+            // and vLLM all read. Limit: OpenAI's own reasoning models (o1, o3 and later) refuse it
+            // with a 400 and want max_completion_tokens, which not every local server reads (Ollama's
+            // OpenAI layer did not), so sending that instead would drop the limit there.
+            max_tokens: opts.maxOutputTokens,
+          },
           { signal: request.signal },
         );
       } catch (error) {
         throw toLlmError(error, request.signal, opts.apiKey);
       }
+      // A reply cut at the limit (finish_reason "length") is still the model's reply.
       const choice = completion.choices?.[0];
       const text = choice?.message?.content ?? '';
       if (text.trim()) return text;

@@ -1,12 +1,15 @@
 // The Gemini ChatModel through the real @google/genai SDK against a loopback Gemini server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/env.ts';
 import { replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { createChatModel } from '../../src/llm/create-chat-model.ts';
 import { createGeminiChatModel } from '../../src/llm/gemini-chat-model.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
 import { failureOf } from '../support/llm-failure.ts';
 
 const API_KEY = 'AIza-test-key-0123456789-secret';
 const MODEL = 'gemini-2.5-flash';
+const MAX_OUTPUT_TOKENS = 2048;
 
 let gemini: GeminiServer;
 beforeAll(async () => {
@@ -17,7 +20,8 @@ afterAll(async () => {
 });
 beforeEach(() => gemini.reset());
 
-const model = () => createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: gemini.url });
+const model = () =>
+  createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: gemini.url, maxOutputTokens: MAX_OUTPUT_TOKENS });
 const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
   replyWithin(model(), { systemPrompt, history, message }, 5_000);
 
@@ -48,6 +52,32 @@ describe('gemini chat model', () => {
       { role: 'model', parts: [{ text: 'Ahoy!' }] },
       { role: 'user', parts: [{ text: 'Tell me about the sea' }] },
     ]);
+  });
+
+  it('sends LLM_MAX_OUTPUT_TOKENS as generationConfig.maxOutputTokens: 2048 by default, or the value set', async () => {
+    const env = { GEMINI_API_KEY: API_KEY, GEMINI_BASE_URL: gemini.url, GEMINI_MODEL: MODEL };
+    const byDefault = createChatModel(parseConfig(env).llm);
+    const custom = createChatModel(parseConfig({ ...env, LLM_MAX_OUTPUT_TOKENS: '5' }).llm);
+
+    await replyWithin(byDefault, { systemPrompt: '', history: [], message: 'one' }, 5_000);
+    await replyWithin(custom, { systemPrompt: '', history: [], message: 'two' }, 5_000);
+
+    expect(gemini.requests.map((r) => r.body.generationConfig?.maxOutputTokens)).toEqual([2048, 5]);
+  });
+
+  it('returns a reply cut at the limit (finishReason MAX_TOKENS) as it is', async () => {
+    gemini.nextTruncated('Arr, the sea is wide and');
+
+    expect(await ask('Tell me about the sea')).toBe('Arr, the sea is wide and');
+  });
+
+  it('maps a limit spent before any text (on thinking) to failed, without calling it blocked', async () => {
+    gemini.nextNoText('MAX_TOKENS');
+
+    const error = await failureOf(ask('Think hard'));
+
+    expect(error.failure).toBe('failed');
+    expect(error.message).toBe('gemini returned no text (MAX_TOKENS: the output token limit was reached before any text)');
   });
 
   it('omits systemInstruction when the persona has no system prompt', async () => {
@@ -99,7 +129,7 @@ describe('gemini chat model', () => {
 
   it('maps a rejected key (400) to failed without echoing the key', async () => {
     const wrongKey = 'AIza-wrong-key-secret';
-    const badModel = createGeminiChatModel({ apiKey: wrongKey, model: MODEL, baseUrl: gemini.url });
+    const badModel = createGeminiChatModel({ apiKey: wrongKey, model: MODEL, baseUrl: gemini.url, maxOutputTokens: MAX_OUTPUT_TOKENS });
 
     const error = await failureOf(replyWithin(badModel, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
 
@@ -162,7 +192,7 @@ describe('gemini chat model', () => {
     const closed = await startGeminiServer();
     const url = closed.url;
     await closed.close();
-    const offline = createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: url });
+    const offline = createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: url, maxOutputTokens: MAX_OUTPUT_TOKENS });
 
     const error = await failureOf(replyWithin(offline, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
 

@@ -1,12 +1,15 @@
 // The OpenAI-compatible ChatModel through the real openai SDK against a loopback chat completions server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseConfig } from '../../src/config/env.ts';
 import { replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { createChatModel } from '../../src/llm/create-chat-model.ts';
 import { createOpenAiChatModel } from '../../src/llm/openai-chat-model.ts';
 import { startOpenAiServer, type OpenAiServer } from '../support/openai-server.ts';
 import { failureOf } from '../support/llm-failure.ts';
 
 const API_KEY = 'sk-test-0123456789-secret';
 const MODEL = 'llama3.2';
+const MAX_OUTPUT_TOKENS = 2048;
 
 let openai: OpenAiServer;
 let keyless: OpenAiServer;
@@ -23,7 +26,8 @@ beforeEach(() => {
   keyless.reset();
 });
 
-const model = () => createOpenAiChatModel({ baseUrl: openai.url, apiKey: API_KEY, model: MODEL });
+const model = () =>
+  createOpenAiChatModel({ baseUrl: openai.url, apiKey: API_KEY, model: MODEL, maxOutputTokens: MAX_OUTPUT_TOKENS });
 const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
   replyWithin(model(), { systemPrompt, history, message }, 5_000);
 
@@ -58,8 +62,26 @@ describe('openai-compatible chat model', () => {
     ]);
   });
 
+  it('sends LLM_MAX_OUTPUT_TOKENS as max_tokens (what Ollama, llama.cpp and vLLM read): 2048 by default, or the value set', async () => {
+    const env = { LLM_PROVIDER: 'openai', OPENAI_BASE_URL: openai.url, OPENAI_API_KEY: API_KEY, OPENAI_MODEL: MODEL };
+    const byDefault = createChatModel(parseConfig(env).llm);
+    const custom = createChatModel(parseConfig({ ...env, LLM_MAX_OUTPUT_TOKENS: '5' }).llm);
+
+    await replyWithin(byDefault, { systemPrompt: '', history: [], message: 'one' }, 5_000);
+    await replyWithin(custom, { systemPrompt: '', history: [], message: 'two' }, 5_000);
+
+    expect(openai.requests.map((r) => r.body.max_tokens)).toEqual([2048, 5]);
+    expect(openai.requests[0]!.body).not.toHaveProperty('max_completion_tokens');
+  });
+
+  it('returns a reply cut at the limit (finish_reason "length") as it is', async () => {
+    openai.nextTruncated('Arr, the sea is wide and');
+
+    expect(await ask('Tell me about the sea')).toBe('Arr, the sea is wide and');
+  });
+
   it('works without an API key (Ollama) and without a system message for an empty prompt', async () => {
-    const ollama = createOpenAiChatModel({ baseUrl: keyless.url, model: MODEL });
+    const ollama = createOpenAiChatModel({ baseUrl: keyless.url, model: MODEL, maxOutputTokens: MAX_OUTPUT_TOKENS });
 
     const reply = await replyWithin(ollama, { systemPrompt: '', history: [], message: 'Just checking' }, 5_000);
 
@@ -92,7 +114,7 @@ describe('openai-compatible chat model', () => {
 
   it('maps a rejected key (401) to failed without echoing the key', async () => {
     const wrongKey = 'sk-wrong-key-secret';
-    const badModel = createOpenAiChatModel({ baseUrl: openai.url, apiKey: wrongKey, model: MODEL });
+    const badModel = createOpenAiChatModel({ baseUrl: openai.url, apiKey: wrongKey, model: MODEL, maxOutputTokens: MAX_OUTPUT_TOKENS });
 
     const error = await failureOf(replyWithin(badModel, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
 
@@ -128,6 +150,10 @@ describe('openai-compatible chat model', () => {
     openai.nextNoText('content_filter');
     expect((await failureOf(ask('one'))).message).toBe('openai returned no text (finish reason: content_filter)');
 
+    // A limit spent before any text (a local reasoning model thinking) is no reply either.
+    openai.nextNoText('length');
+    expect((await failureOf(ask('one and a half'))).message).toBe('openai returned no text (finish reason: length)');
+
     openai.nextEmpty();
     expect((await failureOf(ask('two'))).message).toBe('openai returned no text (no choices)');
 
@@ -139,7 +165,7 @@ describe('openai-compatible chat model', () => {
     const closed = await startOpenAiServer();
     const url = closed.url;
     await closed.close();
-    const offline = createOpenAiChatModel({ baseUrl: url, apiKey: API_KEY, model: MODEL });
+    const offline = createOpenAiChatModel({ baseUrl: url, apiKey: API_KEY, model: MODEL, maxOutputTokens: MAX_OUTPUT_TOKENS });
 
     const error = await failureOf(replyWithin(offline, { systemPrompt: '', history: [], message: 'hi' }, 5_000));
 

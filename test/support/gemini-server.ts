@@ -3,7 +3,7 @@
  * benchmarks drive the real @google/genai client (and through it our ChatModel) without a network.
  *
  *   const gemini = await startGeminiServer();
- *   const model = createGeminiChatModel({ apiKey: 'test-key', model: 'gemini-2.5-flash', baseUrl: gemini.url });
+ *   const model = createGeminiChatModel({ apiKey: 'test-key', model: 'gemini-2.5-flash', baseUrl: gemini.url, maxOutputTokens: 2048 });
  *   gemini.nextError(429, { retryAfter: 7 });         // script the next answer (a queue, one per request)
  *   gemini.requests[0]?.body.systemInstruction;        // see what the SDK sent
  *   await gemini.close();                              // in afterAll
@@ -78,6 +78,8 @@ export interface GeminiServer {
   readonly requests: RecordedGeminiRequest[];
   /** The next request is answered with this text. */
   nextReply(text: string, delayMs?: number): void;
+  /** The next answer is this text cut at the output token limit: finishReason MAX_TOKENS. */
+  nextTruncated(text: string): void;
   /** The next request fails with this HTTP status and a Google error body. */
   nextError(status: number, options?: GeminiErrorOptions & { delayMs?: number }): void;
   /** The next request's prompt is blocked: `promptFeedback.blockReason`, no candidates. */
@@ -136,11 +138,11 @@ function errorAnswer(status: number, options: GeminiErrorOptions = {}): JsonAnsw
   };
 }
 
-function textAnswer(text: string, model: string | undefined): JsonAnswer {
+function textAnswer(text: string, model: string | undefined, finishReason = 'STOP'): JsonAnswer {
   return {
     status: 200,
     body: {
-      candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason: 'STOP', index: 0 }],
+      candidates: [{ content: { role: 'model', parts: [{ text }] }, finishReason, index: 0 }],
       usageMetadata: { promptTokenCount: 1, candidatesTokenCount: 1, totalTokenCount: 2 },
       modelVersion: model,
     },
@@ -178,6 +180,7 @@ export async function startGeminiServer(options: GeminiServerOptions = {}): Prom
     url: server.origin,
     requests: server.requests,
     nextReply: (text, stepDelay) => push((req) => textAnswer(text, req.model), stepDelay),
+    nextTruncated: (text) => push((req) => textAnswer(text, req.model, 'MAX_TOKENS')),
     nextError: (status, { delayMs: stepDelay, ...errorOptions } = {}) =>
       push(() => errorAnswer(status, errorOptions), stepDelay),
     nextBlocked: (blockReason = 'SAFETY') =>

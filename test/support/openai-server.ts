@@ -3,7 +3,7 @@
  * vLLM) that speaks the real HTTP protocol, so tests and benchmarks drive the real openai SDK.
  *
  *   const openai = await startOpenAiServer();         // serves under /v1 by default
- *   const model = createOpenAiChatModel({ baseUrl: openai.url, model: 'llama3.2' });
+ *   const model = createOpenAiChatModel({ baseUrl: openai.url, model: 'llama3.2', maxOutputTokens: 2048 });
  *   openai.nextError(429, { retryAfter: 3 });          // script the next answer (a queue, one per request)
  *   openai.requests[0]?.body.messages;                 // see what the SDK sent
  *   await openai.close();                              // in afterAll
@@ -29,6 +29,7 @@ export interface OpenAiRequestBody {
   model?: string;
   messages?: OpenAiMessage[];
   stream?: boolean;
+  max_tokens?: number;
   [field: string]: unknown;
 }
 
@@ -72,6 +73,8 @@ export interface OpenAiServer {
   readonly requests: RecordedOpenAiRequest[];
   /** The next request is answered with this text. */
   nextReply(text: string, delayMs?: number): void;
+  /** The next answer is this text cut at the output token limit: finish_reason "length". */
+  nextTruncated(text: string): void;
   /** The next request fails with this HTTP status and an OpenAI error body. */
   nextError(status: number, options?: OpenAiErrorOptions & { delayMs?: number }): void;
   /** The next answer's only choice has null content and this finish reason (e.g. content_filter). */
@@ -177,6 +180,7 @@ export async function startOpenAiServer(options: OpenAiServerOptions = {}): Prom
     url: `${server.origin}${basePath}`,
     requests: server.requests,
     nextReply: (text, stepDelay) => push((req) => completion(req.body.model, text, 'stop'), stepDelay),
+    nextTruncated: (text) => push((req) => completion(req.body.model, text, 'length')),
     nextError: (status, { delayMs: stepDelay, ...errorOptions } = {}) =>
       push(() => errorAnswer(status, errorOptions), stepDelay),
     nextNoText: (finishReason = 'content_filter') => push((req) => completion(req.body.model, null, finishReason)),
