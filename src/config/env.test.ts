@@ -19,7 +19,7 @@ describe('parseConfig', () => {
       host: '127.0.0.1',
       dataDir: './data',
       databaseUrl: undefined,
-      llm: { provider: 'offline' },
+      llm: { provider: 'offline', maxOutputTokens: 2048 },
       llmTimeoutMs: 60_000,
       llmHistoryLimit: 40,
       maxMessageChars: 10_000,
@@ -33,7 +33,13 @@ describe('parseConfig', () => {
 
   it('chooses Gemini when its key is set, and the AWS pair when a bucket is', () => {
     const c = parseConfig({ GEMINI_API_KEY: 'k', S3_BUCKET_NAME: 'my-audio', POLLY_ENGINE: 'generative', AWS_REGION: 'eu-west-1' });
-    expect(c.llm).toEqual({ provider: 'gemini', apiKey: 'k', model: 'gemini-2.5-flash', baseUrl: undefined });
+    expect(c.llm).toEqual({
+      provider: 'gemini',
+      apiKey: 'k',
+      model: 'gemini-2.5-flash',
+      baseUrl: undefined,
+      maxOutputTokens: 2048,
+    });
     expect(c.speech).toEqual({ engine: 'polly', pollyEngine: 'generative', endpoint: undefined });
     expect(c.storage).toMatchObject({ kind: 's3', bucket: 'my-audio', urlMode: 'public', urlTtlSeconds: 86_400 });
   });
@@ -45,6 +51,20 @@ describe('parseConfig', () => {
       'https://app.example.com',
     ]);
     expect(parseConfig({ CORS_ORIGINS: '*' }).corsOrigins).toEqual(['*']);
+  });
+
+  it('gives every LLM provider LLM_MAX_OUTPUT_TOKENS, 2048 by default, and refuses 0, -1 or abc naming it', () => {
+    const openai = { LLM_PROVIDER: 'openai', OPENAI_MODEL: 'llama3.2' };
+    expect(parseConfig({ ...openai }).llm.maxOutputTokens).toBe(2048);
+    expect(parseConfig({ LLM_MAX_OUTPUT_TOKENS: '' }).llm.maxOutputTokens).toBe(2048);
+    for (const env of [{}, { GEMINI_API_KEY: 'k' }, openai]) {
+      expect(parseConfig({ ...env, LLM_MAX_OUTPUT_TOKENS: '512' }).llm.maxOutputTokens).toBe(512);
+    }
+    expect(parseConfig({ LLM_MAX_OUTPUT_TOKENS: '1' }).llm.maxOutputTokens).toBe(1);
+    expect(parseConfig({ LLM_MAX_OUTPUT_TOKENS: '1000000' }).llm.maxOutputTokens).toBe(1_000_000);
+    for (const bad of ['0', '-1', 'abc', '1.5', '1000001']) {
+      expect(problems({ LLM_MAX_OUTPUT_TOKENS: bad }).join('\n'), bad).toMatch(/^LLM_MAX_OUTPUT_TOKENS: /m);
+    }
   });
 
   it('lets LLM_PROVIDER=offline win over a Gemini key', () => {

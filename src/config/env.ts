@@ -70,10 +70,16 @@ const schema = z
     OPENAI_MODEL: optionalString,
     LLM_TIMEOUT_MS: int(1, 600_000, 60_000),
     LLM_HISTORY_LIMIT: int(0, 10_000, 40),
+    // No model writes a million tokens; a value above the model's own ceiling is the provider's to
+    // refuse or clamp, since that ceiling differs per model.
+    LLM_MAX_OUTPUT_TOKENS: int(1, 1_000_000, 2048),
     MAX_MESSAGE_CHARS: int(1, 1_000_000, 10_000),
     // How long a POST waits for a reply's audio before answering with audio_url null; the
     // synthesis goes on and lands in the cache, so the next read finds it.
     SPEECH_TIMEOUT_MS: int(1, 600_000, 30_000),
+    // The most speech characters synthesized for one reply (about 20 minutes at the default), the
+    // note that says the rest is not read aloud included. The stored text stays whole.
+    SPEECH_MAX_CHARS: int(100, 1_000_000, 20_000),
     // Origins allowed to call the API from a browser: unset (no CORS), "*", or a comma-separated list.
     CORS_ORIGINS: z.preprocess(
       emptyToUndefined,
@@ -193,14 +199,19 @@ export interface Config {
   dataDir: string;
   /** Unset: the embedded PGlite database under dataDir. */
   databaseUrl: string | undefined;
-  llm:
+  llm: (
     | { provider: 'offline' }
     | { provider: 'gemini'; apiKey: string; model: string; baseUrl: string | undefined }
-    | { provider: 'openai'; apiKey: string | undefined; model: string; baseUrl: string };
+    | { provider: 'openai'; apiKey: string | undefined; model: string; baseUrl: string }
+  ) & {
+    /** The longest reply the LLM may write, in tokens (LLM_MAX_OUTPUT_TOKENS). */
+    maxOutputTokens: number;
+  };
   llmTimeoutMs: number;
   llmHistoryLimit: number;
   maxMessageChars: number;
   speechTimeoutMs: number;
+  speechMaxChars: number;
   /** Undefined: no CORS headers. ['*']: any origin. */
   corsOrigins: string[] | undefined;
   aws: {
@@ -262,12 +273,13 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
   const env = parsed.data;
   const provider = env.LLM_PROVIDER ?? (env.GEMINI_API_KEY ? 'gemini' : 'offline');
   const authMode = authModeOf(env);
+  const maxOutputTokens = env.LLM_MAX_OUTPUT_TOKENS;
   const llm: Config['llm'] =
     provider === 'gemini'
-      ? { provider, apiKey: env.GEMINI_API_KEY!, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL }
+      ? { provider, apiKey: env.GEMINI_API_KEY!, model: env.GEMINI_MODEL, baseUrl: env.GEMINI_BASE_URL, maxOutputTokens }
       : provider === 'openai'
-        ? { provider, apiKey: env.OPENAI_API_KEY, model: env.OPENAI_MODEL!, baseUrl: env.OPENAI_BASE_URL }
-        : { provider };
+        ? { provider, apiKey: env.OPENAI_API_KEY, model: env.OPENAI_MODEL!, baseUrl: env.OPENAI_BASE_URL, maxOutputTokens }
+        : { provider, maxOutputTokens };
   return {
     port: env.PORT,
     host: env.HOST,
@@ -279,6 +291,7 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     llmHistoryLimit: env.LLM_HISTORY_LIMIT,
     maxMessageChars: env.MAX_MESSAGE_CHARS,
     speechTimeoutMs: env.SPEECH_TIMEOUT_MS,
+    speechMaxChars: env.SPEECH_MAX_CHARS,
     corsOrigins: env.CORS_ORIGINS,
     aws: {
       region: env.AWS_REGION,

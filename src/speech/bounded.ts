@@ -1,7 +1,8 @@
 /**
  * Runs `fn` over `items` with at most `limit` calls in flight and returns the results in input
  * order. Once `signal` aborts, no further item starts; the calls in flight finish, and the items
- * never started have no result. Used for a long reply's pieces and for the backfill's replies.
+ * never started have no result. Used for the backfill's replies (a reply's pieces go through the
+ * speech cache's fair scheduler instead).
  */
 export async function mapBounded<T, R>(
   items: readonly T[],

@@ -8,6 +8,11 @@ export interface Synthesizer {
   readonly id: string;
   /** The most characters one synthesize() call accepts (Polly bills at most 3000 per call). */
   readonly maxChars: number;
+  /**
+   * How many synthesize() calls the engine serves at once without making any of them wait (eSpeak's
+   * worker threads, Polly's concurrency quota). The speech cache keeps at most this many in flight.
+   */
+  readonly concurrency: number;
   /** MP3 bytes for one piece of plain speech text of at most maxChars characters. */
   synthesize(text: string, voiceId: string): Promise<Uint8Array>;
 }

@@ -15,9 +15,13 @@ describe('eSpeak synthesizer', () => {
   const synthesizer = createEspeakSynthesizer();
   afterAll(() => synthesizer.close());
 
-  it('names its engine and limit', () => {
+  it('names its engine, its limit per call and its capacity', () => {
     expect(synthesizer.id).toBe('espeak-v1-mp3');
-    expect(synthesizer.maxChars).toBeGreaterThanOrEqual(3000);
+    // Short enough that a call nobody can interrupt ends within about 1.5 s.
+    expect(synthesizer.maxChars).toBe(1200);
+    // Two worker threads whatever the cores, so that one long reply leaves one for the others.
+    expect(synthesizer.concurrency).toBe(2);
+    expect(createEspeakSynthesizer({ workers: 1 }).concurrency).toBe(1);
   });
 
   it('speaks a sentence as MP3 in a female and a male voice that differ', async () => {

@@ -36,6 +36,9 @@ describe('createPollySynthesizer', () => {
     const synth = createPollySynthesizer({ client, engine: 'neural' });
     expect(synth.id).toBe('polly-neural-mp3');
     expect(synth.maxChars).toBe(3000);
+    // Polly's concurrency quota per account and region; the speech cache keeps to it.
+    expect(synth.concurrency).toBe(8);
+    expect(createPollySynthesizer({ client, engine: 'neural', concurrency: 3 }).concurrency).toBe(3);
     expect(createPollySynthesizer({ client, engine: 'long-form' }).id).toBe('polly-long-form-mp3');
   });
 

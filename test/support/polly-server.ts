@@ -8,7 +8,8 @@
 // It enforces what the write path relies on, as Polly does: at most 3000 billed characters per call
 // (TextLengthExceededException), voice ids that exist (ValidationException) and voices that support
 // the requested engine (EngineNotSupportedException). It answers with real, decodable MP3 whose
-// duration grows with the text, and it can be scripted to throttle, fail, slow down or go away.
+// duration grows with the text, and it can be scripted to throttle, fail (all calls or chosen ones),
+// slow down, hold calls until released, or go away.
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Mp3Encoder } from '@breezystack/lamejs';
@@ -98,6 +99,17 @@ export interface PollyServerOptions {
   audio?: (request: SynthRequest) => Uint8Array;
 }
 
+/** Requests held by PollyServer.hold(), until release(). */
+export interface PollyHold {
+  /** Requests waiting on this hold now. */
+  readonly waiting: number;
+  /**
+   * Lets the waiting requests (and later matching ones) go on to be answered; with `count`, only the
+   * `count` that have waited longest, and later matching requests are still held.
+   */
+  release(count?: number): void;
+}
+
 export interface PollyServer {
   /** http://127.0.0.1:PORT, for createPollyClient({ endpoint }). */
   readonly endpoint: string;
@@ -111,6 +123,17 @@ export interface PollyServer {
   readonly peakConcurrency: number;
   /** The next n requests (of either operation) fail this way, after they are recorded. */
   failNext(n: number, kind?: PollyFailureKind): void;
+  /**
+   * Every SynthesizeSpeech request that `match` accepts fails this way, after it is recorded, until
+   * the returned function is called (or reset()). Other requests are unaffected.
+   */
+  failWhere(match: (request: SynthRequest) => boolean, kind?: PollyFailureKind): () => void;
+  /**
+   * Valid SynthesizeSpeech requests that `match` accepts (default: all) are recorded and counted in
+   * flight, then wait without an answer until release() (or reset()), so that a test can see what
+   * happens while calls are in flight. Failures and validation errors are not held.
+   */
+  hold(match?: (request: SynthRequest) => boolean): PollyHold;
   /** true or 'unavailable': every request gets 503 until setOutage(false); 'reset' destroys sockets. */
   setOutage(outage: boolean | 'unavailable' | 'reset'): void;
   setLatency(latencyMs: (text: string) => number): void;
@@ -137,6 +160,12 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
   let peakConcurrency = 0;
   const pendingFailures: PollyFailureKind[] = [];
   let outage: false | 'unavailable' | 'reset' = false;
+  const failRules = new Set<{ match: (request: SynthRequest) => boolean; kind: PollyFailureKind }>();
+  const holds = new Set<{ match: (request: SynthRequest) => boolean; waiters: Array<() => void> }>();
+  const releaseHolds = () => {
+    for (const h of holds) h.waiters.splice(0).forEach((go) => go());
+    holds.clear();
+  };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
@@ -175,7 +204,8 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
       sendError(res, status, type, message);
     };
 
-    const failure = outage || pendingFailures.shift();
+    const rule = record && [...failRules].find((f) => f.match(record!));
+    const failure = outage || rule?.kind || pendingFailures.shift();
     if (failure === 'reset') {
       req.socket.destroy();
       return;
@@ -211,6 +241,9 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
     inFlight++;
     peakConcurrency = Math.max(peakConcurrency, inFlight);
     try {
+      for (const h of holds) {
+        if (h.match(r)) await new Promise<void>((go) => h.waiters.push(go));
+      }
       const delay = latencyMs(r.text);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       const mp3 = audio(r);
@@ -253,6 +286,24 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
     failNext(n, kind = 'throttle') {
       for (let i = 0; i < n; i++) pendingFailures.push(kind);
     },
+    failWhere(match, kind = 'failure') {
+      const rule = { match, kind };
+      failRules.add(rule);
+      return () => void failRules.delete(rule);
+    },
+    hold(match = () => true) {
+      const h = { match, waiters: [] as Array<() => void> };
+      holds.add(h);
+      return {
+        get waiting() {
+          return h.waiters.length;
+        },
+        release(count) {
+          if (count === undefined) holds.delete(h);
+          h.waiters.splice(0, count ?? h.waiters.length).forEach((go) => go());
+        },
+      };
+    },
     setOutage(value) {
       outage = value === true ? 'unavailable' : value;
     },
@@ -269,8 +320,13 @@ export async function startPollyServer(opts: PollyServerOptions = {}): Promise<P
       peakConcurrency = 0;
       pendingFailures.length = 0;
       outage = false;
+      failRules.clear();
+      releaseHolds();
     },
-    close: () => closeNow(server),
+    close: () => {
+      releaseHolds();
+      return closeNow(server);
+    },
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describePollyError } from './polly-error.ts';
+import { describePollyError, isRefusalOfInput } from './polly-error.ts';
 
 describe('describePollyError', () => {
   it('names the error, then its message', () => {
@@ -16,5 +16,23 @@ describe('describePollyError', () => {
     const bare = Object.assign(new Error('UnknownError'), { name: 'UnknownError' });
     expect(describePollyError(bare)).toBe('UnknownError');
     expect(describePollyError('boom')).toBe('boom');
+  });
+});
+
+describe('isRefusalOfInput', () => {
+  const named = (name: string) => Object.assign(new Error('x'), { name });
+
+  it('is true for the answers that refuse the text or the voice, which retrying cannot change', () => {
+    for (const name of ['ValidationException', 'TextLengthExceededException', 'EngineNotSupportedException', 'InvalidSsmlException']) {
+      expect(isRefusalOfInput(named(name)), name).toBe(true);
+    }
+  });
+
+  it('is false for outages, throttling, credentials and network errors, which end', () => {
+    for (const name of ['ThrottlingException', 'ServiceFailureException', 'ServiceUnavailableException', 'UnrecognizedClientException', 'AccessDeniedException', 'TimeoutError']) {
+      expect(isRefusalOfInput(named(name)), name).toBe(false);
+    }
+    expect(isRefusalOfInput(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }))).toBe(false);
+    expect(isRefusalOfInput('ValidationException')).toBe(false);
   });
 });

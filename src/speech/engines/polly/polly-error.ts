@@ -10,3 +10,24 @@ export function describePollyError(error: unknown): string {
   }
   return String(error);
 }
+
+/**
+ * Polly's answers that refuse the request itself (SynthesizeSpeech's documented 400s other than
+ * throttling): the same text and voice are refused again however often they are sent. Credentials
+ * and permissions are left out on purpose: an operator fixes those, and the work should then resume.
+ */
+const INPUT_REFUSALS = new Set([
+  'ValidationException',
+  'TextLengthExceededException',
+  'InvalidSsmlException',
+  'InvalidSampleRateException',
+  'EngineNotSupportedException',
+  'LanguageNotSupportedException',
+  'LexiconNotFoundException',
+  'MarksNotSupportedForFormatException',
+  'SsmlMarksNotSupportedForTextTypeException',
+]);
+
+export function isRefusalOfInput(error: unknown): boolean {
+  return error instanceof Error && INPUT_REFUSALS.has(error.name);
+}

@@ -1,7 +1,7 @@
 // The Amazon Polly engine: one SynthesizeSpeech call per piece of speech text, MP3 out.
 import { SynthesizeSpeechCommand, type PollyClient, type VoiceId } from '@aws-sdk/client-polly';
 import type { PollyEngine } from '../../../config/env.ts';
-import { describePollyError } from './polly-error.ts';
+import { describePollyError, isRefusalOfInput } from './polly-error.ts';
 import type { Synthesizer } from '../../synthesizer.ts';
 import { SpeechError } from '../../../errors.ts';
 
@@ -12,11 +12,19 @@ import { SpeechError } from '../../../errors.ts';
  */
 export const POLLY_MAX_BILLED_CHARS = 3000;
 
-export function createPollySynthesizer(opts: { client: PollyClient; engine: PollyEngine }): Synthesizer {
+/**
+ * Polly's default quota for the neural engine: 8 transactions per second and about 8 concurrent
+ * requests per account and region. More calls in flight only earn ThrottlingExceptions and retries.
+ * The quota is per account, so several processes share it; the SDK's retries absorb the overlap.
+ */
+export const POLLY_CONCURRENCY = 8;
+
+export function createPollySynthesizer(opts: { client: PollyClient; engine: PollyEngine; concurrency?: number }): Synthesizer {
   const { client, engine } = opts;
   return {
     id: `polly-${engine}-mp3`,
     maxChars: POLLY_MAX_BILLED_CHARS,
+    concurrency: opts.concurrency ?? POLLY_CONCURRENCY,
     async synthesize(text, voiceId) {
       let audio: Uint8Array | undefined;
       try {
@@ -33,7 +41,10 @@ export function createPollySynthesizer(opts: { client: PollyClient; engine: Poll
         // The SDK retries only until the response headers; the body is read here, in full.
         audio = await out.AudioStream?.transformToByteArray();
       } catch (error) {
-        throw new SpeechError(`Polly SynthesizeSpeech failed: ${describePollyError(error)}`, { cause: error });
+        throw new SpeechError(`Polly SynthesizeSpeech failed: ${describePollyError(error)}`, {
+          cause: error,
+          permanent: isRefusalOfInput(error),
+        });
       }
       if (!audio || audio.length === 0) {
         throw new SpeechError(`Polly SynthesizeSpeech returned no audio for voice "${voiceId}"`);
