@@ -20,7 +20,7 @@ import { jsonBody } from './http/json-body.ts';
 import { swaggerOptions } from './http/openapi.ts';
 import { answerClientError, answerFrameworkError } from './http/protocol-errors.ts';
 import { requestIdFrom } from './http/request-id.ts';
-import { formatValidationErrors } from './http/validation.ts';
+import { buildValidator, formatValidationErrors } from './http/validation.ts';
 import { ErrorSchema } from './http/schemas.ts';
 import { personaRoutes } from './personas/persona-routes.ts';
 import { PersonaSchema } from './personas/persona-schemas.ts';
@@ -74,6 +74,8 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
         allErrors: false,
       },
     },
+    // These options, plus coercion for query strings only (?limit=50 arrives as a string).
+    schemaController: { compilersFactory: { buildValidator } },
     schemaErrorFormatter: formatValidationErrors,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -96,6 +98,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
         'x-ratelimit-limit',
         'x-ratelimit-remaining',
         'x-ratelimit-reset',
+        'idempotent-replayed',
       ],
       maxAge: 600,
     });

@@ -5,8 +5,9 @@ import { Type, type Static } from 'typebox';
 import { NonBlank, Uuid } from '../http/schemas.ts';
 
 const EXAMPLE_TIMES = { created_at: '2025-06-01T12:00:00.000Z', updated_at: '2025-06-01T12:00:05.000Z' };
-const EXAMPLE_USER_MESSAGE = { role: 'user', content: 'Where is the treasure?', audio_url: null } as const;
+const EXAMPLE_USER_MESSAGE = { seq: 1, role: 'user', content: 'Where is the treasure?', audio_url: null } as const;
 const EXAMPLE_MODEL_MESSAGE = {
+  seq: 2,
   role: 'model',
   content: 'Arr, the treasure lies where the tide forgets.',
   // sha256(content + "Matthew"), under the local engine's default key prefix.
@@ -29,6 +30,12 @@ const sessionFields = {
 
 export const ChatMessageSchema = Type.Object(
   {
+    seq: Type.Integer({
+      minimum: 1,
+      description:
+        "The message's 1-based position in its session: 1, 2, 3... without gaps, never reused. Pass the " +
+        "first one of a page as `before` to get the page before it",
+    }),
     role: Type.Union([Type.Literal('user'), Type.Literal('model')]),
     content: Type.String(),
     audio_url: Type.Union([Type.String(), Type.Null()], {
@@ -48,16 +55,57 @@ export const ChatSessionSummarySchema = Type.Object(sessionFields, {
 });
 
 /**
- * A session with its whole history. The history refers to the ChatMessage component by $id, so the
- * OpenAPI document has one ChatMessage; ChatSessionResponse below resolves that reference for Static.
+ * A session with its history, or a page of it. The history refers to the ChatMessage component by
+ * $id, so the OpenAPI document has one ChatMessage; ChatSessionResponse below resolves that
+ * reference for Static.
  */
 export const ChatSessionResponseSchema = Type.Object(
-  { ...sessionFields, history: Type.Array(Type.Ref('ChatMessage')) },
+  {
+    ...sessionFields,
+    history: Type.Array(Type.Ref('ChatMessage'), {
+      description: 'The whole history, or the page asked for with limit and before; oldest message first',
+    }),
+    has_more: Type.Boolean({
+      description:
+        'Whether older messages exist before the first one in history: then ask for the page before its seq. ' +
+        'false for an empty history',
+    }),
+  },
   {
     $id: 'ChatSessionResponse',
-    description: 'A session with its whole history, oldest message first',
-    examples: [{ ...EXAMPLE_SUMMARY, history: [EXAMPLE_USER_MESSAGE, EXAMPLE_MODEL_MESSAGE] }],
+    description: 'A session with its history (the whole of it, or a page), oldest message first',
+    examples: [{ ...EXAMPLE_SUMMARY, history: [EXAMPLE_USER_MESSAGE, EXAMPLE_MODEL_MESSAGE], has_more: false }],
   },
+);
+
+/** The largest page of history one GET returns. */
+export const MAX_HISTORY_PAGE = 1000;
+
+/**
+ * The query of GET /api/chat/{session_id}. Without it the whole history comes back; a client that
+ * pages starts with limit alone and then passes the first seq it holds as before.
+ */
+export const HistoryPageQuerySchema = Type.Object(
+  {
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_HISTORY_PAGE,
+        description: `Return at most this many messages (1-${MAX_HISTORY_PAGE}): the latest ones before \`before\`. Default: all of them`,
+        examples: [50],
+      }),
+    ),
+    before: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        description:
+          'Return only messages whose seq is lower than this (the first seq of the page you hold). ' +
+          'Default: up to the newest message',
+        examples: [101],
+      }),
+    ),
+  },
+  { additionalProperties: false },
 );
 
 /** The body of POST /api/chat, which may be absent: a bare POST starts a session without a persona. */
@@ -81,3 +129,4 @@ type ChatComponents = { ChatMessage: typeof ChatMessageSchema };
 export type ChatMessage = Static<typeof ChatMessageSchema>;
 export type ChatSessionSummary = Static<typeof ChatSessionSummarySchema>;
 export type ChatSessionResponse = Static<typeof ChatSessionResponseSchema, ChatComponents>;
+export type HistoryPageQuery = Static<typeof HistoryPageQuerySchema>;

@@ -21,8 +21,8 @@ describe('chat sessions', () => {
     const res = await t.app.inject({ method: 'POST', url: '/api/chat' });
     expect(res.statusCode).toBe(201);
     const s = res.json();
-    expect(Object.keys(s).sort()).toEqual(['created_at', 'history', 'persona_id', 'session_id', 'updated_at', 'voice_id']);
-    expect(s).toMatchObject({ persona_id: null, voice_id: 'Joanna', history: [] });
+    expect(Object.keys(s).sort()).toEqual(['created_at', 'has_more', 'history', 'persona_id', 'session_id', 'updated_at', 'voice_id']);
+    expect(s).toMatchObject({ persona_id: null, voice_id: 'Joanna', history: [], has_more: false });
   });
 
   it("resolves voice_id to the persona's voice", async () => {
@@ -85,8 +85,10 @@ describe('posting a message', () => {
     expect(body.updated_at > s.updated_at).toBe(true);
     expect(body.history).toHaveLength(2);
     const [user, model] = body.history;
-    expect(user).toEqual({ role: 'user', content: 'Where is the treasure?', audio_url: null });
+    expect(user).toEqual({ seq: 1, role: 'user', content: 'Where is the treasure?', audio_url: null });
     expect(model.role).toBe('model');
+    expect(model.seq).toBe(2);
+    expect(body.has_more).toBe(false);
     const expected = await createOfflineChatModel().reply({
       systemPrompt: 'You are a pirate.',
       history: [],
