@@ -34,6 +34,8 @@ export interface ApiProcess {
   resetPeak(): boolean;
   /** SIGTERM, then waits for the graceful shutdown (SIGKILL after 15 s). */
   stop(): Promise<void>;
+  /** kill -9, as a crash or the OOM killer would, and waits for the process to be gone. */
+  crash(): Promise<void>;
 }
 
 /**
@@ -97,8 +99,13 @@ export async function startApi(env: Record<string, string>, opts: { cpuProfileDi
         return false;
       }
     },
+    async crash() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
     async stop() {
-      if (child.exitCode !== null) return;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
       await exited;

@@ -7,14 +7,19 @@ import type { PollyLatency } from './peers.ts';
 import type { AppendCostSize } from './scenarios/append-cost.ts';
 import type { AuthResult } from './scenarios/auth.ts';
 import type { HistoryReadResult } from './scenarios/history-read.ts';
+import type { PagesResult } from './scenarios/pages.ts';
 import type { NaiveReadSize } from './scenarios/naive-read.ts';
 import type { CostResult, SingleFlightResult } from './scenarios/single-flight.ts';
 import type { WriteThroughResult } from './scenarios/write-through.ts';
+import { LONG_CHARS, SHORT_CHARS, type FairnessResult } from './scenarios/fairness.ts';
+import { DRILL_POSTS, type CrashDrillResult } from './scenarios/crash-drill.ts';
 import type { Stat } from './stats.ts';
 
 export interface RoundResult {
   round: number;
   historyRead: HistoryReadResult;
+  /** GET ?limit=50 at each length, one at a time. */
+  pages: PagesResult;
   naiveRead: NaiveReadSize[];
   appendCost: AppendCostSize[];
   writeThrough: WriteThroughResult;
@@ -49,6 +54,10 @@ export interface BenchResult {
   rounds: RoundResult[];
   /** Scenario 7, run once, before the rounds. */
   auth: AuthResult;
+  /** Scenario 8, run once, after the rounds (absent from results written before it existed). */
+  fairness?: FairnessResult;
+  /** Scenario 9, run once, last (absent from results written before it existed). */
+  crashDrill?: CrashDrillResult;
   targets: Target[];
 }
 
@@ -59,7 +68,13 @@ const x = (v: number) => `${v.toFixed(2)}×`;
 const n = (v: number) => v.toLocaleString('en-US');
 const signed = (fraction: number) => `${fraction >= 0 ? '+' : ''}${(fraction * 100).toFixed(1)}%`;
 
-export function evaluateTargets(rounds: RoundResult[], auth: AuthResult, smoke: boolean): Target[] {
+export function evaluateTargets(
+  rounds: RoundResult[],
+  auth: AuthResult,
+  smoke: boolean,
+  fair?: FairnessResult,
+  drill?: CrashDrillResult,
+): Target[] {
   const first = rounds[0]!;
   const last = rounds.at(-1)!;
   const reads = first.historyRead.sizes;
@@ -96,6 +111,7 @@ export function evaluateTargets(rounds: RoundResult[], auth: AuthResult, smoke: 
       met: bySequential <= 12,
     });
   }
+  targets.push(pageTarget(first.pages));
   for (const row of first.naiveRead) {
     targets.push({
       name: `Speed-up over HEAD-per-message at ${n(row.size)} messages`,
@@ -187,6 +203,24 @@ export function evaluateTargets(rounds: RoundResult[], auth: AuthResult, smoke: 
       met: o.ofMedian <= 0.05,
     });
   }
+  if (fair) {
+    targets.push({
+      name: `Short reply's time to audio beside a ${n(LONG_CHARS)}-character one / alone (eSpeak)`,
+      measured: `${x(fair.ratio)} (${fair.besideMs.median.toFixed(0)} / ${fair.aloneMs.median.toFixed(0)} ms)`,
+      target: '≤ 1.5×',
+      met: fair.ratio <= 1.5,
+    });
+  }
+  if (drill) {
+    const duplicates = drill.runs.reduce((sum, r) => sum + r.duplicates, 0);
+    targets.push({
+      name: `Crash drill (${drill.database}): kill -9 during ${DRILL_POSTS} posts, restart to every audio URL answering 200, no backfill`,
+      measured: `${(drill.restartToAllAudioMs.median / 1000).toFixed(1)} s median of ${drill.runs.length}; ${duplicates} duplicate messages after retries`,
+      target: 'every URL, 0 duplicates',
+      // A run that did not get every URL within its limit throws, so reaching here means every URL.
+      met: duplicates === 0,
+    });
+  }
   if (smoke) for (const t of targets) t.met = undefined; // too few samples to judge
   return targets;
 }
@@ -232,6 +266,12 @@ export function renderMarkdown(result: BenchResult): string {
     ]),
   );
   lines.push(`Storage requests counted at s3rver during scenario 1: ${first.historyRead.storageRequests}.`, '');
+
+  lines.push(`### 1b. A page of the history: GET ?limit=${first.pages.limit}, one request at a time`, '');
+  table(
+    ['messages', 'page', 'one at a time ms', 'db ms', 'audio-urls ms', 'samples'],
+    first.pages.sizes.map((s) => [n(s.size), n(s.messages), ms(s.sequentialMs, 2), ms(s.dbMs, 2), ms(s.audioUrlsMs, 3), n(s.sequentialMs.n)]),
+  );
 
   lines.push('### 2. The road not taken: one HEAD per model message (one request at a time)', '');
   table(
@@ -342,7 +382,69 @@ export function renderMarkdown(result: BenchResult): string {
       '.',
     '',
   );
+
+  const fair = result.fairness;
+  if (fair) {
+    lines.push(`### 8. Fairness: a short reply beside a long one (eSpeak, files, an API process of its own)`, '');
+    table(
+      ['short reply (POST until audio_url)', 'ms', 'samples'],
+      [
+        [`${n(SHORT_CHARS)} characters, alone`, ms(fair.aloneMs, 0), String(fair.aloneMs.n)],
+        [`${n(SHORT_CHARS)} characters, beside a ${n(LONG_CHARS)}-character reply being synthesized`, ms(fair.besideMs, 0), String(fair.besideMs.n)],
+        [`the ${n(LONG_CHARS)}-character replies themselves`, ms(fair.longMs, 0), String(fair.longMs.n)],
+      ],
+    );
+    lines.push(
+      `Beside / alone: ${x(fair.ratio)}. ${fair.longReplies} long repl${fair.longReplies === 1 ? 'y' : 'ies'} kept one running; ` +
+        `peak RSS of that API process ${(fair.peakRssBytes / MB).toFixed(0)} MB.`,
+      '',
+    );
+  }
+  const drill = result.crashDrill;
+  if (drill) {
+    lines.push(`### 9. Crash drill: kill -9 during ${DRILL_POSTS} concurrent posts, then a restart (${drill.database})`, '');
+    table(
+      ['run', 'answered before the crash', 'saved but unanswered', '409s on retry', 'duplicates', 'restart to ready ms', 'restart to every audio URL ms'],
+      drill.runs.map((r, i) => [
+        String(i + 1),
+        String(r.answered),
+        String(r.savedUnanswered),
+        String(r.conflicts),
+        String(r.duplicates),
+        r.restartToReadyMs.toFixed(0),
+        r.restartToAllAudioMs.toFixed(0),
+      ]),
+    );
+    lines.push(
+      `Median from the restart to 100% of audio URLs answering 200: ${ms(drill.restartToAllAudioMs, 0)} ms, of which ` +
+        `${ms(drill.restartToReadyMs, 0)} ms until the API answers. Clients whose answer was lost retried with their ` +
+        'Idempotency-Key; nothing ran the backfill.',
+      '',
+    );
+  }
   return lines.join('\n');
+}
+
+/**
+ * A page must cost what its size costs: the page at 10,000 messages against the page at 100. A run
+ * without those sizes (--smoke, --sizes) compares the longest history with the shortest that still
+ * fills a page.
+ */
+function pageTarget(pages: PagesResult): Target {
+  const target = '≤ 1.5× (one at a time)';
+  const rows = pages.sizes;
+  const big = rows.find((r) => r.size === 10000) ?? rows.at(-1);
+  const small = rows.find((r) => r.size === 100) ?? rows.find((r) => r.size >= pages.limit);
+  if (!big || !small || big === small) {
+    return { name: `A page of ${pages.limit}, longest / shortest history`, measured: 'size not run', target, met: undefined };
+  }
+  const ratio = big.sequentialMs.median / small.sequentialMs.median;
+  return {
+    name: `A page of ${pages.limit} (GET ?limit=${pages.limit}), ${n(big.size)} / ${n(small.size)} messages`,
+    measured: `${x(ratio)} (${ms(big.sequentialMs, 2)} / ${ms(small.sequentialMs, 2)} ms)`,
+    target,
+    met: ratio <= 1.5,
+  };
 }
 
 function counts(s: { heads: number; puts: number; syntheses: number; posts: number }): string[] {

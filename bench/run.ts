@@ -1,9 +1,9 @@
 // `npm run bench [-- flags]`: starts the peers (s3rver, Polly and Gemini protocol servers), seeds a
 // fresh database, runs the auth scenario (an API process per credential, on copies of that database),
 // then starts the real API as a child process and runs the other scenarios (the design's three
-// promises beside their alternatives) in rounds. Round 1 runs the full plan and gives the reported
-// figures; rounds 2.. run a lighter plan and exist to show that memory does not grow. Prints a
-// markdown report and writes JSON.
+// promises beside their alternatives) in rounds, and last the fairness scenario, on an API process of
+// its own with eSpeak. Round 1 runs the full plan and gives the reported figures; rounds 2.. run a
+// lighter plan and exist to show that memory does not grow. Prints a markdown report and writes JSON.
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,9 +17,12 @@ import { evaluateTargets, renderMarkdown, writeResults, type BenchResult, type R
 import { appendCost } from './scenarios/append-cost.ts';
 import { AUTH_OWNERS, AUTH_SIZE, authScenario, type AuthSessions } from './scenarios/auth.ts';
 import { historyRead } from './scenarios/history-read.ts';
+import { pages } from './scenarios/pages.ts';
 import { naiveRead } from './scenarios/naive-read.ts';
 import { cost, singleFlight } from './scenarios/single-flight.ts';
 import { writeThrough } from './scenarios/write-through.ts';
+import { fairness } from './scenarios/fairness.ts';
+import { crashDrill } from './scenarios/crash-drill.ts';
 import { createBenchDatabase, seedAudio, seedSessions, type BenchDatabase } from './seed.ts';
 
 const HELP = `npm run bench -- [flags]
@@ -38,6 +41,10 @@ const HELP = `npm run bench -- [flags]
   --workers 20            clients posting at once in the cost scenario
   --auth-samples 500      one-at-a-time GETs per credential in the auth scenario (which also
                           runs --reps autocannon runs of --duration s per credential)
+  --fair-samples 20       short replies timed alone, and as many beside a 20,000-character one,
+                          in the fairness scenario (its own API process, with eSpeak)
+  --drills 3              crash drills (kill -9 during 30 posts, then a restart), each with an
+                          API process and a database of its own
   --rounds 5              rounds of scenarios 1-5 (memory check)
   --full-rounds           run every round with the full plan (default: rounds 2.. are lighter)
   --polly-ms 150          Polly latency per call
@@ -65,6 +72,8 @@ const { values: flags } = parseArgs({
     replies: { type: 'string' },
     workers: { type: 'string' },
     'auth-samples': { type: 'string' },
+    'fair-samples': { type: 'string' },
+    drills: { type: 'string' },
     rounds: { type: 'string' },
     'full-rounds': { type: 'boolean' },
     'polly-ms': { type: 'string' },
@@ -148,6 +157,8 @@ const plan: Plan = {
 };
 plan.sizes.sort((a, b) => a - b);
 const rounds = numberFlag('rounds', base.rounds);
+const fairSamples = numberFlag('fair-samples', flags.smoke ? 3 : 20);
+const drills = numberFlag('drills', flags.smoke ? 1 : 3);
 // Later rounds do the same kinds of work, with fewer samples, so that five rounds fit the time budget.
 const laterRounds: Plan = flags['full-rounds']
   ? plan
@@ -223,6 +234,7 @@ try {
     const result = {
       round,
       historyRead: await historyRead(ctx),
+      pages: await pages(ctx),
       naiveRead: await naiveRead(ctx),
       appendCost: await appendCost(ctx),
       writeThrough: await writeThrough(ctx),
@@ -240,6 +252,14 @@ try {
     await sleep(200);
     results.push({ ...result, rssAfterBytes: api.memory().rss, heapUsedAfterBytes, seconds });
   }
+
+  // Scenario 8 runs an API process of its own, with eSpeak; the main one is stopped first, so that
+  // the two do not share the machine.
+  await api.stop();
+  log('fairness scenario (eSpeak)');
+  const fair = await fairness({ peers, samples: fairSamples, log });
+  log('crash drill');
+  const drill = await crashDrill({ peers, postgresUrl, runs: drills, log });
 
   const report: BenchResult = {
     startedAt,
@@ -259,7 +279,9 @@ try {
     seeding,
     rounds: results,
     auth,
-    targets: evaluateTargets(results, auth, Boolean(flags.smoke)),
+    fairness: fair,
+    crashDrill: drill,
+    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill),
   };
   console.log(renderMarkdown(report));
   log(`results in ${writeResults(report, outDir)}`);

@@ -46,6 +46,28 @@ export class LlmError extends Error {
 /** A failure of the speech engine itself (not of the caller's input). */
 export class SpeechError extends Error {
   override readonly name = 'SpeechError';
+  /**
+   * True when the engine refused this text or voice (an unknown voice, text it rejects): the same
+   * call would fail again, so retrying it only costs time. False for outages, which end.
+   */
+  readonly permanent: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; permanent?: boolean }) {
+    super(message, options);
+    this.permanent = options?.permanent ?? false;
+  }
+}
+
+/** The same request is still being handled (an Idempotency-Key in flight). */
+export class ConflictError extends Error {
+  override readonly name = 'ConflictError';
+
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
 }
 
 /**

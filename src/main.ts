@@ -73,6 +73,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 
 try {
+  // Before listening, so that a restart takes up the reply audio a crash left unfinished at once.
+  await product.startBackgroundWork();
   const address = await app.listen({ port: config.port, host: config.host });
   log.info(`API on ${address}, docs at ${address}/docs`);
 } catch (err) {

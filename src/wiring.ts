@@ -11,6 +11,9 @@ import { createChatRepository, type ChatRepository } from './chat/chat-repositor
 import { createChatService } from './chat/chat-service.ts';
 import type { Config } from './config/env.ts';
 import { databaseTargetFor, openDatabase, type DatabaseHandle } from './db/database.ts';
+import { createInstanceRegistry } from './db/instances.ts';
+import { createIdempotencyKeys } from './chat/idempotency.ts';
+import { createAudioJobs, type AudioJobOptions, type AudioJobs } from './speech/audio-jobs.ts';
 import type { ChatModel } from './llm/chat-model.ts';
 import { createChatModel } from './llm/create-chat-model.ts';
 import { createPersonaRepository } from './personas/persona-repository.ts';
@@ -35,6 +38,13 @@ export interface Product {
   speech: SpeechCache;
   /** The chat repository: sessions and messages, for the CLIs that walk them. */
   sessions: ChatRepository;
+  /** Reply audio still owed, and the worker that pays it (see speech/audio-jobs.ts). */
+  audioJobs: AudioJobs;
+  /**
+   * Starts what runs beside the requests: the instance heartbeat, the reply audio worker and the
+   * purge of expired Idempotency-Keys. The API starts it; the CLIs do not. close() stops it.
+   */
+  startBackgroundWork(): Promise<void>;
   synthesizer: Synthesizer;
   store: AudioStore;
   model: ChatModel;
@@ -49,7 +59,12 @@ export interface WiringOverrides {
   database?: DatabaseHandle;
   /** The least time between JWKS fetches for unknown kids (30 s); key-rotation tests set 0. */
   jwksRefetchCooldownMs?: number;
+  /** The reply audio worker's timings (retry delays, polling); drills shorten them. */
+  audioJobs?: AudioJobOptions;
 }
+
+/** How often expired Idempotency-Keys are deleted. */
+const IDEMPOTENCY_PURGE_MS = 10 * 60_000;
 
 export async function wireProduct(config: Config, log: FastifyBaseLogger, overrides: WiringOverrides = {}): Promise<Product> {
   const database = overrides.database ?? openDatabase(databaseTargetFor(config));
@@ -106,7 +121,8 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   }
 
   const keyPrefix = config.audioKeyPrefix ?? defaultAudioKeyPrefix(synthesizer.id);
-  const speech = createSpeechCache({ synthesizer, store, keyPrefix });
+  // One speech cache per process, and with it the one fair scheduler in front of the synthesizer.
+  const speech = createSpeechCache({ synthesizer, store, keyPrefix, maxSpeechChars: config.speechMaxChars });
 
   // Access: who the caller is (required mode), and the rate limits' store.
   const apiKeyRepository = createApiKeyRepository(database.db);
@@ -147,6 +163,12 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
   const personaRepository = createPersonaRepository(database.db);
   const personas = createPersonaService({ personas: personaRepository, voices });
   const sessions = createChatRepository(database.db, { defaultVoiceId: config.defaultVoiceId });
+  const instance = createInstanceRegistry(database.db, {
+    singleProcess: database.singleProcess,
+    onError: (err) => log.warn({ err }, 'could not write this instance\'s heartbeat; retrying'),
+  });
+  const audioJobs = createAudioJobs({ db: database.db, speech, instanceId: instance.id, log, options: overrides.audioJobs });
+  const idempotency = createIdempotencyKeys(database.db, instance.id);
   const chat = createChatService({
     sessions,
     personas: personaRepository,
@@ -156,13 +178,34 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     llmTimeoutMs: config.llmTimeoutMs,
     llmHistoryLimit: config.llmHistoryLimit,
     speechTimeoutMs: config.speechTimeoutMs,
+    audioJobs,
+    idempotency,
   });
+
+  let background: { purge: NodeJS.Timeout } | undefined;
+  const startBackgroundWork = async () => {
+    if (background) return;
+    await instance.start();
+    audioJobs.start();
+    const purge = () => idempotency.purgeExpired().catch((err: unknown) => log.warn({ err }, 'could not purge expired Idempotency-Keys'));
+    void purge();
+    background = { purge: setInterval(purge, IDEMPOTENCY_PURGE_MS).unref() };
+  };
+  const stopBackgroundWork = async () => {
+    if (!background) return;
+    clearInterval(background.purge);
+    background = undefined;
+    // Jobs first: they finish or are handed back while the engine and the database are still open.
+    await audioJobs.stop();
+    await instance.stop().catch((err: unknown) => log.warn({ err }, 'could not remove this instance\'s heartbeat'));
+  };
 
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
     try {
+      await stopBackgroundWork();
       for (const release of releases) await release();
     } finally {
       await database.close();
@@ -184,6 +227,8 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     database,
     speech,
     sessions,
+    audioJobs,
+    startBackgroundWork,
     synthesizer,
     store,
     model,

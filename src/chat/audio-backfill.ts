@@ -6,6 +6,7 @@
 // hit from ensure() (one has() per pair, no synthesis), so running again simply skips what is done.
 // For the same reason a second run synthesizes nothing.
 import { mapBounded } from '../speech/bounded.ts';
+import type { AudioJobs } from '../speech/audio-jobs.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';
 import type { ChatRepository } from './chat-repository.ts';
 
@@ -44,6 +45,11 @@ export interface BackfillSummary extends BackfillProgress {
 export interface BackfillDeps {
   sessions: Pick<ChatRepository, 'sessionExistsForAnyOwner' | 'modelMessagesPage'>;
   speech: Pick<SpeechCache, 'ensure' | 'keyFor'>;
+  /**
+   * The durable audio jobs: a key this run synthesizes is no longer owed, so its job (typically one
+   * the worker gave up on) is forgotten.
+   */
+  jobs?: Pick<AudioJobs, 'resolve'> | undefined;
   /** Limit the run to one session. */
   sessionId?: string | undefined;
   /** ensure() calls in flight at once (default 4). Each one may itself synthesize pieces in parallel. */
@@ -93,7 +99,10 @@ export async function backfillAudio(deps: BackfillDeps): Promise<BackfillSummary
     try {
       const done = await speech.ensure(pair.content, pair.voiceId);
       if (done.outcome === 'hit') counts.present++;
-      else counts.synthesized++;
+      else {
+        counts.synthesized++;
+        await deps.jobs?.resolve(done.key);
+      }
       counts.billedCharacters += done.billedCharacters;
     } catch (err) {
       // One bad pair (an unknown voice, a throttled engine) must not stop the others.

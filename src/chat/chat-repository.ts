@@ -1,8 +1,8 @@
 // Sessions and their messages, one row per message. Every query of a request takes the owner and
 // puts it in its WHERE clause (messages through a join on their session), so another owner's session
 // is never loaded: it is simply not found. Only the backfill's walk, an operator's tool, spans owners.
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
-import type { Database } from '../db/database.ts';
+import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
+import type { Database, Transaction } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
 import type { ChatTurn } from '../llm/chat-model.ts';
 
@@ -16,20 +16,44 @@ export interface SessionRecord {
   updatedAt: Date;
 }
 
+/** A message with its 1-based position in the session, which the read path returns. */
+export interface NumberedTurn extends ChatTurn {
+  seq: number;
+}
+
+/** Which part of a history to read: the last `limit` messages whose seq is below `before`. */
+export interface HistoryPage {
+  limit?: number | undefined;
+  before?: number | undefined;
+}
+
 export interface ChatRepository {
   createSession(ownerId: string, personaId: string | null): Promise<SessionRecord>;
   /** The owner's sessions, newest first. */
   listSessions(ownerId: string): Promise<SessionRecord[]>;
   findSession(ownerId: string, id: string): Promise<SessionRecord | undefined>;
   /** The whole history, oldest first; empty when the owner has no such session. */
-  messages(ownerId: string, sessionId: string): Promise<ChatTurn[]>;
-  /** The last `limit` messages, oldest first. */
+  messages(ownerId: string, sessionId: string): Promise<NumberedTurn[]>;
+  /**
+   * The last `limit` messages whose seq is below `before`, oldest first; without `limit` every such
+   * message, without `before` up to the newest. Empty when the owner has no such session.
+   */
+  messagePage(ownerId: string, sessionId: string, page: HistoryPage): Promise<NumberedTurn[]>;
+  /** The last `limit` messages, oldest first, without their seq: what the LLM is sent. */
   recentMessages(ownerId: string, sessionId: string, limit: number): Promise<ChatTurn[]>;
   /**
-   * Appends a user message and its reply as one transaction, directly after each other.
-   * Returns the reply's 1-based position, or undefined when the owner's session no longer exists.
+   * Appends a user message and its reply as one transaction, directly after each other, and runs
+   * `within` in that transaction (what must commit with the exchange: its audio job, its
+   * Idempotency-Key). Returns the reply's 1-based position, or undefined when the owner's session no
+   * longer exists.
    */
-  appendExchange(ownerId: string, sessionId: string, userContent: string, modelContent: string): Promise<number | undefined>;
+  appendExchange(
+    ownerId: string,
+    sessionId: string,
+    userContent: string,
+    modelContent: string,
+    within?: (tx: Transaction, replySeq: number) => Promise<void>,
+  ): Promise<number | undefined>;
   deleteSession(ownerId: string, id: string): Promise<boolean>;
   /** Whether any owner has this session: for the backfill, an operator's tool that spans owners. */
   sessionExistsForAnyOwner(id: string): Promise<boolean>;
@@ -51,6 +75,9 @@ export interface ModelMessageRecord {
   voiceId: string;
 }
 
+/** The largest value of an integer column (PostgreSQL's int4), such as seq. */
+const MAX_SEQ = 2 ** 31 - 1;
+
 /** PostgreSQL's foreign_key_violation. */
 const FOREIGN_KEY_VIOLATION = '23503';
 
@@ -70,16 +97,27 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
   };
   const sessionsWithPersona = () =>
     db.select(sessionColumns).from(chatSessions).leftJoin(personas, eq(personas.id, chatSessions.personaId));
-  const turnColumns = { role: chatMessages.role, content: chatMessages.content };
+  const turnColumns = { seq: chatMessages.seq, role: chatMessages.role, content: chatMessages.content };
   const ownSession = (ownerId: string, id: string) => and(eq(chatSessions.id, id), eq(chatSessions.ownerId, ownerId));
   // The messages of one session, if the owner's: the join on the session's primary key costs one
   // index probe, whatever the history's length.
-  const ownTurns = (ownerId: string, sessionId: string) =>
+  const ownTurns = (ownerId: string, sessionId: string, before?: number) =>
     db
       .select(turnColumns)
       .from(chatMessages)
       .innerJoin(chatSessions, eq(chatSessions.id, chatMessages.sessionId))
-      .where(and(eq(chatMessages.sessionId, sessionId), eq(chatSessions.ownerId, ownerId)));
+      .where(
+        and(
+          eq(chatMessages.sessionId, sessionId),
+          eq(chatSessions.ownerId, ownerId),
+          // seq is an integer column: a bound above its range excludes nothing, and PostgreSQL would
+          // refuse it as an integer parameter.
+          before === undefined || before > MAX_SEQ ? undefined : lt(chatMessages.seq, before),
+        ),
+      );
+  // Walks the (session_id, seq) primary key backwards: the cost depends on the limit, not the history.
+  const lastTurns = async (ownerId: string, sessionId: string, limit: number, before?: number) =>
+    (await ownTurns(ownerId, sessionId, before).orderBy(desc(chatMessages.seq)).limit(limit)).reverse();
 
   return {
     async createSession(ownerId, personaId) {
@@ -107,14 +145,18 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
 
     messages: (ownerId, sessionId) => ownTurns(ownerId, sessionId).orderBy(asc(chatMessages.seq)),
 
+    messagePage: (ownerId, sessionId, { limit, before }) =>
+      limit === undefined
+        ? ownTurns(ownerId, sessionId, before).orderBy(asc(chatMessages.seq))
+        : lastTurns(ownerId, sessionId, limit, before),
+
     async recentMessages(ownerId, sessionId, limit) {
       if (limit <= 0) return [];
-      // Walks the (session_id, seq) primary key backwards: cost depends on the limit, not the history.
-      const rows = await ownTurns(ownerId, sessionId).orderBy(desc(chatMessages.seq)).limit(limit);
-      return rows.reverse();
+      const rows = await lastTurns(ownerId, sessionId, limit);
+      return rows.map(({ role, content }) => ({ role, content }));
     },
 
-    appendExchange(ownerId, sessionId, userContent, modelContent) {
+    appendExchange(ownerId, sessionId, userContent, modelContent, within) {
       return db.transaction(async (tx) => {
         // The row lock taken here orders concurrent appends to one session and is held only for
         // these two statements, never across the LLM call.
@@ -128,6 +170,7 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
           { sessionId, seq: bumped.count - 1, role: 'user', content: userContent },
           { sessionId, seq: bumped.count, role: 'model', content: modelContent },
         ]);
+        await within?.(tx, bumped.count);
         return bumped.count;
       });
     },

@@ -2,13 +2,28 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { withServerTiming } from '../http/server-timing.ts';
-import { errorResponse, errorResponses, Uuid } from '../http/schemas.ts';
-import { ChatSessionCreateSchema, MessageBodySchema } from './chat-schemas.ts';
+import { errorResponse, errorResponses, PRINTABLE_ASCII, Uuid } from '../http/schemas.ts';
+import { ChatSessionCreateSchema, HistoryPageQuerySchema, MessageBodySchema } from './chat-schemas.ts';
 import type { ChatService } from './chat-service.ts';
 
 const SessionParams = Type.Object({ session_id: Uuid });
 
 const notFound = errorResponse(404, 'No chat session with this id that belongs to the caller');
+
+// Header names in lower case: see buildValidator in http/validation.ts.
+const MessageHeaders = Type.Object({
+  'idempotency-key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 255,
+      pattern: PRINTABLE_ASCII,
+      description:
+        '1-255 printable ASCII characters, new for each message (a UUID, say). Sent again with the same session ' +
+        'and body within 24 hours, the request appends nothing and gets the first answer back, with the header ' +
+        'Idempotent-Replayed: true',
+    }),
+  ),
+});
 const config = { access: 'authenticated' } as const;
 
 export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number }> = async (
@@ -64,16 +79,22 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
       schema: {
         operationId: 'getChatSession',
         tags,
-        summary: 'Get a session with its whole history; audio URLs are built without storage calls',
+        summary: 'Get a session with its whole history, or a page of it; audio URLs are built without storage calls',
+        description:
+          'Without a query, the whole history. With limit and/or before, the last limit messages whose seq is below ' +
+          'before, oldest first; has_more says whether older ones exist. To page backwards, start with ?limit=50, ' +
+          'then pass the first seq you hold as before. A page costs what its size costs, not what the history does.',
         params: SessionParams,
+        querystring: HistoryPageQuerySchema,
         response: {
-          200: session('The session with its whole history; the Server-Timing header shows db and audio-urls'),
+          200: session('The session with its history or the page asked for; the Server-Timing header shows db and audio-urls'),
           ...errorResponses(400),
           ...notFound,
         },
       },
     },
-    (req, reply) => withServerTiming(reply, (timing) => chat.get(principalOf(req), req.params.session_id, timing)),
+    (req, reply) =>
+      withServerTiming(reply, (timing) => chat.get(principalOf(req), req.params.session_id, req.query, timing)),
   );
 
   app.post(
@@ -87,10 +108,18 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         summary: 'Send a message; the reply is saved with the audio URL of its speech',
         params: SessionParams,
         body: MessageBodySchema(maxMessageChars),
+        headers: MessageHeaders,
         response: {
           200: session('The whole session, ending with the message and its reply (audio_url null if synthesis failed)'),
           ...errorResponses(400, 415),
           ...notFound,
+          ...errorResponse(409, 'A request with this Idempotency-Key is still in progress; retry after it answers', {
+            headers: { 'retry-after': Type.Integer({ minimum: 1, description: 'Seconds to wait before retrying' }) },
+          }),
+          ...errorResponse(
+            422,
+            'The Idempotency-Key was used in the last 24 hours for another request (another session or message). Nothing was stored',
+          ),
           ...errorResponse(
             429,
             'A rate limit was reached (RATE_LIMIT_PER_MINUTE or MESSAGE_RATE_LIMIT_PER_MINUTE), or the LLM provider is rate limiting the API; message says which. Nothing was stored',
@@ -110,7 +139,19 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         },
       },
     },
-    (req, reply) => withServerTiming(reply, (timing) => chat.postMessage(principalOf(req), req.params.session_id, req.body.message, timing)),
+    (req, reply) =>
+      withServerTiming(reply, async (timing) => {
+        const { response, replayed } = await chat.postMessage(
+          principalOf(req),
+          req.params.session_id,
+          req.body.message,
+          { idempotencyKey: req.headers['idempotency-key'] },
+          timing,
+        );
+        // Stripe's name for it: the answer comes from the first request with this key.
+        if (replayed) reply.header('idempotent-replayed', 'true');
+        return response;
+      }),
   );
 
   app.delete(

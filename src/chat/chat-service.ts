@@ -3,10 +3,12 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../access/principal.ts';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
-import { replyWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
+import { replyWithin, type ChatModel } from '../llm/chat-model.ts';
+import type { AudioClaim, AudioJobs, ReplyAudio } from '../speech/audio-jobs.ts';
 import type { SpeechCache } from '../speech/speech-cache.ts';
 import { untimed, type Timing } from '../timing.ts';
-import { UnknownPersonaError, type ChatRepository, type SessionRecord } from './chat-repository.ts';
+import type { IdempotencyKeys } from './idempotency.ts';
+import { UnknownPersonaError, type ChatRepository, type HistoryPage, type NumberedTurn, type SessionRecord } from './chat-repository.ts';
 
 // The answer shapes are the route schemas' (chat-schemas.ts), so code and OpenAPI document agree.
 import type { ChatMessage, ChatSessionResponse, ChatSessionSummary } from './chat-schemas.ts';
@@ -21,10 +23,12 @@ export interface ChatServiceDeps {
   llmTimeoutMs: number;
   llmHistoryLimit: number;
   speechTimeoutMs: number;
+  audioJobs: Pick<AudioJobs, 'enqueue' | 'awaitAudio'>;
+  idempotency: IdempotencyKeys;
 }
 
 export function createChatService(deps: ChatServiceDeps) {
-  const { sessions, personas, model, speech, log } = deps;
+  const { sessions, personas, model, speech, log, audioJobs, idempotency } = deps;
 
   function summary(session: SessionRecord): ChatSessionSummary {
     return {
@@ -37,8 +41,19 @@ export function createChatService(deps: ChatServiceDeps) {
   }
 
   /** The history in the response shape, text only: what a chat without voice would return. */
-  const textOnly = (turns: ChatTurn[]): ChatMessage[] =>
-    turns.map(({ role, content }) => ({ role, content, audio_url: null }));
+  const textOnly = (turns: NumberedTurn[]): ChatMessage[] =>
+    turns.map(({ seq, role, content }) => ({ seq, role, content, audio_url: null }));
+
+  /**
+   * The answer for a session and its history, whole or a page. Seqs run from 1 without gaps
+   * (messages are only deleted with their session), so older messages exist exactly when the first
+   * one returned is not the first of the session.
+   */
+  const withHistory = (session: SessionRecord, history: ChatMessage[]): ChatSessionResponse => ({
+    ...summary(session),
+    history,
+    has_more: (history[0]?.seq ?? 1) > 1,
+  });
 
   /**
    * Every model message gets the URL of its audio in the session's current voice, built from the
@@ -64,13 +79,13 @@ export function createChatService(deps: ChatServiceDeps) {
     return session;
   }
 
-  return {
+  const service = {
     async create(principal: Principal, personaId: string | null | undefined): Promise<ChatSessionResponse> {
       // A persona the caller cannot see is answered like one that does not exist.
       const unknownPersona = () => new UnprocessableError(`persona ${personaId} does not exist`);
       if (personaId != null && !(await personas.findVisible(principal, personaId))) throw unknownPersona();
       try {
-        return { ...summary(await sessions.createSession(principal.ownerId, personaId ?? null)), history: [] };
+        return withHistory(await sessions.createSession(principal.ownerId, personaId ?? null), []);
       } catch (err) {
         if (err instanceof UnknownPersonaError) throw unknownPersona();
         throw err;
@@ -81,81 +96,86 @@ export function createChatService(deps: ChatServiceDeps) {
       return (await sessions.listSessions(principal.ownerId)).map(summary);
     },
 
-    async get(principal: Principal, id: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+    /** The history, or the page of it that `page` asks for; URLs are built for that page only. */
+    async get(principal: Principal, id: string, page: HistoryPage = {}, timing: Timing = untimed): Promise<ChatSessionResponse> {
       const owner = principal.ownerId;
       const [session, turns] = await timing.measure('db', () =>
-        Promise.all([findOrThrow(owner, id), sessions.messages(owner, id)]),
+        Promise.all([findOrThrow(owner, id), sessions.messagePage(owner, id, page)]),
       );
       const history = textOnly(turns);
       await timing.measure('audio-urls', () => addAudioUrls(history, session.voiceId));
-      return { ...summary(session), history };
+      return withHistory(session, history);
     },
 
-    async postMessage(principal: Principal, id: string, message: string, timing: Timing = untimed): Promise<ChatSessionResponse> {
+    /**
+     * The write path. With an Idempotency-Key, a request that already completed appends nothing and
+     * is answered again (`replayed`) with the session as it stood after its reply.
+     */
+    async postMessage(
+      principal: Principal,
+      id: string,
+      message: string,
+      opts: { idempotencyKey?: string | undefined } = {},
+      timing: Timing = untimed,
+    ): Promise<{ response: ChatSessionResponse; replayed: boolean }> {
       const owner = principal.ownerId;
       // 1. The session, its persona and the recent history.
       const [session, recent] = await timing.measure('db-read', () =>
         Promise.all([findOrThrow(owner, id), sessions.recentMessages(owner, id, deps.llmHistoryLimit)]),
       );
+      const idempotencyKey = opts.idempotencyKey;
+      if (idempotencyKey !== undefined) {
+        const start = await timing.measure('idempotency', () => idempotency.begin(owner, idempotencyKey, id, message));
+        if (start.kind === 'replay') {
+          return { response: await service.get(principal, id, { before: start.replySeq + 1 }, timing), replayed: true };
+        }
+      }
 
-      // 2. The reply. An LlmError here stores nothing; the error handler maps it to 429/502/504.
-      const reply = await timing.measure('llm', () =>
-        replyWithin(model, { systemPrompt: session.systemPrompt, history: recent, message }, deps.llmTimeoutMs),
-      );
+      let audio: ReplyAudio;
+      let replySeq: number | undefined;
+      let claim = { claimed: false } as AudioClaim;
+      try {
+        // 2. The reply. An LlmError here stores nothing; the error handler maps it to 429/502/504.
+        const reply = await timing.measure('llm', () =>
+          replyWithin(model, { systemPrompt: session.systemPrompt, history: recent, message }, deps.llmTimeoutMs),
+        );
+        // 3-4. The voice and the key.
+        audio = { key: speech.keyFor(reply, session.voiceId), replyText: reply, voiceId: session.voiceId };
+        // 7, before 5-6: the exchange is appended with its audio job and its Idempotency-Key in one
+        // transaction. From here on neither the reply nor the duty to voice it can be lost.
+        replySeq = await timing.measure('db-append', () =>
+          sessions.appendExchange(owner, id, message, reply, async (tx, seq) => {
+            claim = await audioJobs.enqueue(tx, audio);
+            if (idempotencyKey !== undefined) await idempotency.complete(tx, owner, idempotencyKey, seq);
+          }),
+        );
+        if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
+      } catch (err) {
+        // Nothing was appended: a retry with the same key must run afresh.
+        if (idempotencyKey !== undefined) {
+          await idempotency.release(owner, idempotencyKey).catch((e: unknown) => log.warn({ err: e }, 'could not release an Idempotency-Key'));
+        }
+        throw err;
+      }
 
-      // 3-6. Audio through the cache, and 7. the append, side by side: the text is saved even when
-      // synthesis fails or hangs, and neither waits for the other.
-      const voice = session.voiceId;
-      const [audioUrl, replySeq] = await Promise.all([
-        timing.measure('speech', () => audioFor(reply, voice)),
-        timing.measure('db-append', () => sessions.appendExchange(owner, id, message, reply)),
-      ]);
-      if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
+      // 5-6. The audio, through the cache (a hit costs one has(), a miss one synthesis), waited for up
+      // to SPEECH_TIMEOUT_MS. A failure or a late synthesis answers audio_url null; the job lives on.
+      const audioUrl = await timing.measure('speech', () => audioJobs.awaitAudio(audio, claim, deps.speechTimeoutMs));
 
       // 8. The whole session, with this POST's own outcome on its reply.
       const [current, turns] = await timing.measure('db-history', () =>
-        Promise.all([findOrThrow(owner, id), sessions.messages(owner, id)]),
+        Promise.all([findOrThrow(owner, id), sessions.messagePage(owner, id, {})]),
       );
       const history = textOnly(turns);
-      await timing.measure('audio-urls', () =>
-        addAudioUrls(history, current.voiceId, { index: replySeq - 1, audioUrl }),
-      );
-      return { ...summary(current), history };
+      await timing.measure('audio-urls', () => addAudioUrls(history, current.voiceId, { index: replySeq - 1, audioUrl }));
+      return { response: { ...summary(current), history, has_more: false }, replayed: false };
     },
 
     async delete(principal: Principal, id: string): Promise<void> {
       if (!(await sessions.deleteSession(principal.ownerId, id))) throw new NotFoundError(`chat session ${id} not found`);
     },
   };
-
-  /**
-   * A failed synthesis or upload leaves the reply without audio, never without text. So does a slow
-   * one: after SPEECH_TIMEOUT_MS the POST answers with audio_url null, and the synthesis goes on into
-   * the cache, where the next read of the history finds it under the same URL.
-   */
-  async function audioFor(reply: string, voice: string): Promise<string | null> {
-    const key = speech.keyFor(reply, voice);
-    const work = speech.ensure(reply, voice);
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), deps.speechTimeoutMs);
-    });
-    try {
-      const done = await Promise.race([work, deadline]);
-      if (done !== 'late') return done.url;
-      log.warn({ key, voice }, `reply audio not ready within ${deps.speechTimeoutMs} ms; answering with audio_url null`);
-      work.then(
-        () => log.info({ key, voice }, 'late reply audio is stored'),
-        (err: unknown) => log.error({ err, key, voice }, 'late reply audio failed'),
-      );
-      return null;
-    } catch (err) {
-      log.error({ err, key, voice }, 'reply audio failed; the reply is saved with audio_url null');
-      return null;
-    } finally {
-      clearTimeout(timer);
-    }
-  }
+  return service;
 }
 
 export type ChatService = ReturnType<typeof createChatService>;

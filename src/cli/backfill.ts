@@ -70,6 +70,7 @@ try {
   const summary = await backfillAudio({
     sessions: product.sessions,
     speech: product.speech,
+    jobs: product.audioJobs,
     sessionId: args.session,
     concurrency: args.concurrency,
     signal: controller.signal,

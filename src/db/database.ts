@@ -13,11 +13,18 @@ import pg from 'pg';
 import * as schema from './schema.ts';
 
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
+/** An open transaction: what a repository gets when its statements must commit with others. */
+export type Transaction = Parameters<Parameters<Database['transaction']>[0]>[0];
 
 export interface DatabaseHandle {
   db: Database;
   /** 'pglite' or 'postgres', for the start-up log and the test output. */
   kind: 'pglite' | 'postgres';
+  /**
+   * True when no other process can use this database (PGlite, behind its lock file): work claimed by
+   * anyone else before this process started is a dead process's and can be taken at once.
+   */
+  singleProcess: boolean;
   /** Applies the committed SQL migrations (idempotent). */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -37,6 +44,7 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
     return {
       db: db as unknown as Database,
       kind: 'postgres',
+      singleProcess: false,
       migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_DIR }),
       close: () => pool.end(),
     };
@@ -50,6 +58,8 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   return {
     db: db as unknown as Database,
     kind: 'pglite',
+    // An in-memory database (tests) may be shared by several app instances in one process.
+    singleProcess: dir !== undefined,
     migrate: () => migratePglite(db, { migrationsFolder: MIGRATIONS_DIR }),
     close: async () => {
       try {

@@ -75,6 +75,61 @@ export const apiKeys = pgTable(
   (t) => [uniqueIndex('api_keys_key_hash').on(t.keyHash), check('api_keys_role', sql`${t.role} in ('admin', 'user')`)],
 );
 
+// The durable half of the write path: a reply's audio that is still owed. A row is written in the
+// transaction that appends the exchange and deleted once the MP3 is stored, so the table holds only
+// unfinished work (and failures, kept for the operator). The reply text is copied here because the
+// key was computed from it; the session may be deleted while the job waits.
+export const audioJobs = pgTable(
+  'audio_jobs',
+  {
+    key: varchar('key', { length: 300 }).primaryKey(),
+    replyText: text('reply_text').notNull(),
+    voiceId: varchar('voice_id', { length: 100 }).notNull(),
+    // 'pending' until stored (then the row goes), 'failed' once retrying cannot help.
+    state: varchar('state', { length: 7 }).$type<'pending' | 'failed'>().notNull().default('pending'),
+    // Claims so far: a claim counts before the work runs, so a job that kills its process still ends.
+    attempts: integer('attempts').notNull().default(0),
+    runAfter: timestamp('run_after', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    // The instance working on it (see instances) and since when; null when nobody is.
+    lockedBy: uuid('locked_by'),
+    lockedAt: timestamp('locked_at', { withTimezone: true, precision: 3 }),
+    lastError: text('last_error'),
+    ...timestamps,
+  },
+  (t) => [
+    index('audio_jobs_due').on(t.state, t.runAfter),
+    check('audio_jobs_state', sql`${t.state} in ('pending', 'failed')`),
+  ],
+);
+
+// The API processes that are alive, by heartbeat. Work claimed by an instance that stopped beating
+// (kill -9, a lost machine) is free for the others.
+export const instances = pgTable('instances', {
+  id: uuid('id').primaryKey(),
+  startedAt: timestamp('started_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  seenAt: timestamp('seen_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+});
+
+// Idempotency-Key records of POST /api/chat/{id}/message, per owner, kept 24 hours. reply_seq is
+// null while the first request is in flight (locked_by names its instance) and set in the
+// transaction that appends the exchange, so "done" and "appended" can never disagree.
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    ownerId: ownerId(),
+    key: varchar('key', { length: 255 }).notNull(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => chatSessions.id, { onDelete: 'cascade' }),
+    // sha256 of the request (session and body): the same key with another request is refused.
+    fingerprint: varchar('fingerprint', { length: 64 }).notNull(),
+    lockedBy: uuid('locked_by'),
+    replySeq: integer('reply_seq'),
+    createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.ownerId, t.key] }), index('idempotency_keys_created_at').on(t.createdAt), index('idempotency_keys_session_id').on(t.sessionId)],
+);
+
 export type PersonaRow = typeof personas.$inferSelect;
 export type ChatSessionRow = typeof chatSessions.$inferSelect;
 export type ChatMessageRow = typeof chatMessages.$inferSelect;

@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import fp from 'fastify-plugin';
 import {
   BadRequestError,
+  ConflictError,
   ForbiddenError,
   IdentityProviderError,
   LlmError,
@@ -48,6 +49,7 @@ export function httpAnswerFor(err: unknown): HttpAnswer | undefined {
     return { statusCode: 401, headers: { 'www-authenticate': challenge } };
   }
   if (err instanceof ForbiddenError) return { statusCode: 403 };
+  if (err instanceof ConflictError) return { statusCode: 409, headers: { 'retry-after': String(err.retryAfterSeconds) } };
   if (err instanceof RateLimitedError) {
     return { statusCode: 429, headers: { 'retry-after': String(Math.max(1, Math.ceil(err.retryAfterSeconds))) } };
   }

@@ -61,6 +61,7 @@ export const Uuid = Type.String({ format: 'uuid', description: 'a UUID' });
 /** The patterns below, which validation.ts puts in words. */
 export const NON_BLANK = '\\S';
 export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f]+$';
+export const PRINTABLE_ASCII = '^[\\x20-\\x7e]+$';
 
 /** A string that must contain something other than whitespace. */
 export const NonBlank = (opts: { maxLength: number; description?: string }) =>

@@ -1,41 +1,11 @@
 // The process as an operator runs it: `node --import tsx src/main.ts` with only environment.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnApi as startApi } from '../support/api-process.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  url: Promise<string>;
-}
-
-function startApi(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    // No inherited configuration: only what the test names (plus PATH for tsx).
-    env: { PATH: process.env.PATH ?? '', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const url = new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-      if (m) resolve(m[1]!);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
-  url.catch(() => {});
-  return { child, output: () => out, url };
-}
 
 describe('the API process', () => {
   let dataDir: string;
@@ -109,5 +79,6 @@ describe('the API process', () => {
       again.child.kill('SIGTERM');
       await once(again.child, 'exit');
     }
-  });
+    // Four process starts (tsx, PGlite, migrations): about 18 s alone, more beside other test files.
+  }, 90_000);
 });

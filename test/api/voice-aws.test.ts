@@ -7,7 +7,8 @@ import { chatMessages } from '../../src/db/schema.ts';
 import { probeMp3 } from '../support/ffprobe.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
 import { startPollyServer, type PollyServer } from '../support/polly-server.ts';
-import { S3_SERVER_CREDENTIALS, startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { awsTestEnv } from '../support/aws-env.ts';
+import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 let s3: S3TestServer;
@@ -15,19 +16,8 @@ let polly: PollyServer;
 let gemini: GeminiServer;
 let t: TestApp;
 
-const awsEnv = () => ({
-  LLM_PROVIDER: '',
-  GEMINI_API_KEY: 'gemini-test-key',
-  GEMINI_BASE_URL: gemini.url,
-  S3_BUCKET_NAME: s3.bucket,
-  S3_ENDPOINT: s3.endpoint,
-  S3_FORCE_PATH_STYLE: 'true',
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: S3_SERVER_CREDENTIALS.accessKeyId,
-  AWS_SECRET_ACCESS_KEY: S3_SERVER_CREDENTIALS.secretAccessKey,
-  POLLY_ENDPOINT: polly.endpoint,
-  POLLY_ENGINE: 'neural',
-});
+// LLM_PROVIDER unset: Gemini is chosen because GEMINI_API_KEY is set.
+const awsEnv = () => ({ ...awsTestEnv({ s3, polly, gemini }), LLM_PROVIDER: '' });
 
 beforeAll(async () => {
   [s3, polly, gemini] = await Promise.all([startS3Server(), startPollyServer(), startGeminiServer()]);
@@ -55,7 +45,7 @@ async function session(personaId?: string) {
 async function send(id: string, message: string) {
   const res = await t.app.inject({ method: 'POST', url: `/api/chat/${id}/message`, payload: { message } });
   expect(res.statusCode).toBe(200);
-  return res.json().history.at(-1) as { role: string; content: string; audio_url: string | null };
+  return res.json().history.at(-1) as { seq: number; role: string; content: string; audio_url: string | null };
 }
 
 describe('the write path with Polly and S3', () => {
@@ -176,15 +166,15 @@ describe('the write path with Polly and S3', () => {
     expect(polly.synthRequests.map((r) => r.status)).toEqual([400, 200]);
   });
 
-  it('saves the reply with audio_url null when Polly is down, logs the key, and stays up', async () => {
+  it('saves the reply with audio_url null when Polly is down, logs the key for the retry, and stays up', async () => {
     polly.setOutage(true);
     gemini.nextReply('Polly is out, but this text stays.');
     const id = await session();
     const reply = await send(id, 'are you there?');
-    expect(reply).toEqual({ role: 'model', content: 'Polly is out, but this text stays.', audio_url: null });
+    expect(reply).toEqual({ seq: 2, role: 'model', content: 'Polly is out, but this text stays.', audio_url: null });
 
     const key = `polly-neural-mp3/${sha('Polly is out, but this text stays.', 'Joanna')}.mp3`;
-    expect(t.logs.some((l) => l.key === key && /audio_url null/.test(String(l.msg)))).toBe(true);
+    expect(t.logs.some((l) => l.key === key && /reply audio failed; it is retried/.test(String(l.msg)))).toBe(true);
 
     // The text is in the history; the read path still names where the audio belongs.
     const history = (await t.app.inject({ method: 'GET', url: `/api/chat/${id}` })).json().history;
@@ -295,7 +285,7 @@ describe('presigned URLs and storage failures', () => {
       const id = (await deadS3.app.inject({ method: 'POST', url: '/api/chat' })).json().session_id;
       const res = await deadS3.app.inject({ method: 'POST', url: `/api/chat/${id}/message`, payload: { message: 'x' } });
       expect(res.statusCode).toBe(200);
-      expect(res.json().history[1]).toEqual({ role: 'model', content: 'Nowhere to put this audio.', audio_url: null });
+      expect(res.json().history[1]).toEqual({ seq: 2, role: 'model', content: 'Nowhere to put this audio.', audio_url: null });
     } finally {
       await deadS3.close();
     }

@@ -56,10 +56,13 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
   );
   const shared = opts.shareDatabaseWith?.product.database;
   // A shared handle is closed by the instance that opened it, never by this one.
-  const handle = shared ? { ...shared, close: async () => {} } : database.open();
+  // Two instances on one handle are two processes on one database: neither may take the other's work.
+  const handle = shared ? { ...shared, singleProcess: false, close: async () => {} } : database.open();
   const product = await wireProduct(config, log, { ...opts.wiring, database: handle });
   const app = await buildApp(product.app, { logger: log });
   await app.ready();
+  // As main.ts does: the heartbeat, the reply audio worker, the Idempotency-Key purge.
+  await product.startBackgroundWork();
 
   let stopped = false;
   const stop = async () => {

@@ -118,7 +118,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a session with its whole history; audio URLs are built without storage calls */
+        /**
+         * Get a session with its whole history, or a page of it; audio URLs are built without storage calls
+         * @description Without a query, the whole history. With limit and/or before, the last limit messages whose seq is below before, oldest first; has_more says whether older ones exist. To page backwards, start with ?limit=50, then pass the first seq you hold as before. A page costs what its size costs, not what the history does.
+         */
         get: operations["getChatSession"];
         put?: never;
         post?: never;
@@ -228,19 +231,22 @@ export interface components {
         };
         /**
          * @example {
+         *       "seq": 2,
          *       "role": "model",
          *       "content": "Arr, the treasure lies where the tide forgets.",
          *       "audio_url": "/audio/espeak-v1-mp3/3998acdcf788d5780f2f4c321c1d67d9a4ba999426ba1bdf3952044387a29c7b.mp3"
          *     }
          */
         ChatMessage: {
+            /** @description The message's 1-based position in its session: 1, 2, 3... without gaps, never reused. Pass the first one of a page as `before` to get the page before it */
+            seq: number;
             role: "user" | "model";
             content: string;
             /** @description The URL of the MP3 of a model message, to use as is: relative to the API (/audio/{key}) for local audio, else absolute (S3, CDN, presigned). null for user messages, and for a reply whose synthesis failed in this POST */
             audio_url: string | null;
         };
         /**
-         * @description A session with its whole history, oldest message first
+         * @description A session with its history (the whole of it, or a page), oldest message first
          * @example {
          *       "session_id": "6d1f3b9a-2c4e-4f8a-b0d2-7e9c1a3b5d7f",
          *       "persona_id": "0f8a6c2e-5b1d-4c3a-9e7f-2d4b6a8c0e1f",
@@ -249,16 +255,19 @@ export interface components {
          *       "updated_at": "2025-06-01T12:00:05.000Z",
          *       "history": [
          *         {
+         *           "seq": 1,
          *           "role": "user",
          *           "content": "Where is the treasure?",
          *           "audio_url": null
          *         },
          *         {
+         *           "seq": 2,
          *           "role": "model",
          *           "content": "Arr, the treasure lies where the tide forgets.",
          *           "audio_url": "/audio/espeak-v1-mp3/3998acdcf788d5780f2f4c321c1d67d9a4ba999426ba1bdf3952044387a29c7b.mp3"
          *         }
-         *       ]
+         *       ],
+         *       "has_more": false
          *     }
          */
         ChatSessionResponse: {
@@ -272,7 +281,10 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+            /** @description The whole history, or the page asked for with limit and before; oldest message first */
             history: components["schemas"]["ChatMessage"][];
+            /** @description Whether older messages exist before the first one in history: then ask for the page before its seq. false for an empty history */
+            has_more: boolean;
         };
         /**
          * @description A session without its history
@@ -1210,7 +1222,18 @@ export interface operations {
     };
     getChatSession: {
         parameters: {
-            query?: never;
+            query?: {
+                /**
+                 * @description Return at most this many messages (1-1000): the latest ones before `before`. Default: all of them
+                 * @example 50
+                 */
+                limit?: number;
+                /**
+                 * @description Return only messages whose seq is lower than this (the first seq of the page you hold). Default: up to the newest message
+                 * @example 101
+                 */
+                before?: number;
+            };
             header?: never;
             path: {
                 /** @description a UUID */
@@ -1220,7 +1243,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The session with its whole history; the Server-Timing header shows db and audio-urls */
+            /** @description The session with its history or the page asked for; the Server-Timing header shows db and audio-urls */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1365,7 +1388,10 @@ export interface operations {
     postMessage: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description 1-255 printable ASCII characters, new for each message (a UUID, say). Sent again with the same session and body within 24 hours, the request appends nothing and gets the first answer back, with the header Idempotent-Replayed: true */
+                "idempotency-key"?: string;
+            };
             path: {
                 /** @description a UUID */
                 session_id: string;
@@ -1424,8 +1450,28 @@ export interface operations {
                     "application/json": components["schemas"]["Error"];
                 };
             };
+            /** @description A request with this Idempotency-Key is still in progress; retry after it answers */
+            409: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "retry-after"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
             /** @description The body is not JSON: send Content-Type: application/json */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The Idempotency-Key was used in the last 24 hours for another request (another session or message). Nothing was stored */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
