@@ -2,7 +2,7 @@
 // puts it in its WHERE clause (messages through a join on their session), so another owner's session
 // is never loaded: it is simply not found. Only the backfill's walk, an operator's tool, spans owners.
 import { and, asc, desc, eq, lt, sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../db/database.ts';
+import { FOREIGN_KEY_VIOLATION, pgCode, type Database, type Transaction } from '../db/database.ts';
 import { chatMessages, chatSessions, personas } from '../db/schema.ts';
 import type { ChatTurn } from '../llm/chat-model.ts';
 
@@ -77,9 +77,6 @@ export interface ModelMessageRecord {
 
 /** The largest value of an integer column (PostgreSQL's int4), such as seq. */
 const MAX_SEQ = 2 ** 31 - 1;
-
-/** PostgreSQL's foreign_key_violation. */
-const FOREIGN_KEY_VIOLATION = '23503';
 
 export class UnknownPersonaError extends Error {}
 
@@ -205,13 +202,4 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
         .orderBy(asc(chatMessages.sessionId), asc(chatMessages.seq))
         .limit(limit),
   };
-}
-
-function pgCode(err: unknown): string | undefined {
-  // drizzle wraps driver errors; the PostgreSQL code is on the error or its cause.
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
 }

@@ -9,10 +9,10 @@
 // between, its heartbeat stops and the key is free again for the same request (see db/instances.ts).
 import { createHash } from 'node:crypto';
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
-import type { Database, Transaction } from '../db/database.ts';
+import { FOREIGN_KEY_VIOLATION, pgCode, type Database, type Transaction } from '../db/database.ts';
 import { heldByLiveInstance } from '../db/instances.ts';
 import { idempotencyKeys } from '../db/schema.ts';
-import { ConflictError, UnprocessableError } from '../errors.ts';
+import { ConflictError, NotFoundError, UnprocessableError } from '../errors.ts';
 
 /** How long a key is remembered. */
 export const IDEMPOTENCY_TTL_HOURS = 24;
@@ -44,24 +44,26 @@ export function createIdempotencyKeys(db: Database, instanceId: string): Idempot
       // The session is part of the request: the same key and words sent to another session are
       // another request. NUL cannot occur in either (PostgreSQL text), so the join is unambiguous.
       const fingerprint = createHash('sha256').update(`${sessionId}\u0000${message}`, 'utf8').digest('hex');
-      const [taken] = await db
-        .insert(idempotencyKeys)
-        .values({ ownerId, key, sessionId, fingerprint, lockedBy: instanceId })
-        .onConflictDoUpdate({
-          target: [idempotencyKeys.ownerId, idempotencyKeys.key],
-          set: { sessionId, fingerprint, lockedBy: instanceId, replySeq: null, createdAt: sql`now()` },
-          // An expired key is a new key. The same request whose first attempt died in flight (its
-          // instance stopped beating) may run again: nothing of it was appended.
-          setWhere: or(
-            expired,
-            and(
-              isNull(idempotencyKeys.replySeq),
-              eq(idempotencyKeys.fingerprint, fingerprint),
-              or(isNull(idempotencyKeys.lockedBy), sql`not ${heldByLiveInstance(idempotencyKeys.lockedBy)}`),
+      const [taken] = await insertOrNotFound(sessionId, () =>
+        db
+          .insert(idempotencyKeys)
+          .values({ ownerId, key, sessionId, fingerprint, lockedBy: instanceId })
+          .onConflictDoUpdate({
+            target: [idempotencyKeys.ownerId, idempotencyKeys.key],
+            set: { sessionId, fingerprint, lockedBy: instanceId, replySeq: null, createdAt: sql`now()` },
+            // An expired key is a new key. The same request whose first attempt died in flight (its
+            // instance stopped beating) may run again: nothing of it was appended.
+            setWhere: or(
+              expired,
+              and(
+                isNull(idempotencyKeys.replySeq),
+                eq(idempotencyKeys.fingerprint, fingerprint),
+                or(isNull(idempotencyKeys.lockedBy), sql`not ${heldByLiveInstance(idempotencyKeys.lockedBy)}`),
+              ),
             ),
-          ),
-        })
-        .returning({ ownerId: idempotencyKeys.ownerId });
+          })
+          .returning({ ownerId: idempotencyKeys.ownerId }),
+      );
       if (taken) return { kind: 'proceed' };
 
       const [first] = await db
@@ -94,4 +96,14 @@ export function createIdempotencyKeys(db: Database, instanceId: string): Idempot
       await db.delete(idempotencyKeys).where(expired);
     },
   };
+}
+
+/** The session was deleted between the service's check and the key's insert: a 404, as for any gone session. */
+async function insertOrNotFound<T>(sessionId: string, insert: () => Promise<T>): Promise<T> {
+  try {
+    return await insert();
+  } catch (err) {
+    if (pgCode(err) === FOREIGN_KEY_VIOLATION) throw new NotFoundError(`chat session ${sessionId} not found`);
+    throw err;
+  }
 }

@@ -111,3 +111,15 @@ function isAlive(pid: number): boolean {
 export function databaseTargetFor(config: { databaseUrl: string | undefined; dataDir: string }): DatabaseTarget {
   return config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') };
 }
+
+/** PostgreSQL's foreign_key_violation. */
+export const FOREIGN_KEY_VIOLATION = '23503';
+
+/** The SQLSTATE of a failed query: drizzle wraps driver errors, so it is on the error or its cause. */
+export function pgCode(err: unknown): string | undefined {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}

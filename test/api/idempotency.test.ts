@@ -2,7 +2,7 @@
 // suite's database: a retry appends nothing and gets the first answer, another request under the
 // same key is refused (422), one still in flight gets 409, keys belong to their owner, a failed
 // request frees its key, and keys expire after 24 hours.
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createIdempotencyKeys } from '../../src/chat/idempotency.ts';
@@ -164,6 +164,14 @@ describe('Idempotency-Key', () => {
     const left = await db.select({ key: idempotencyKeys.key }).from(idempotencyKeys);
     expect(left.map((r) => r.key)).toContain(key);
     expect(left.map((r) => r.key)).not.toContain(stale);
+  });
+
+  it('answers 404, not a database error, for a session deleted before the key is recorded', async () => {
+    // The service checks the session first; this is the moment between that check and the insert.
+    const keys = createIdempotencyKeys(t.product.database.db, randomUUID());
+    await expect(keys.begin('local', newKey(), '00000000-0000-4000-8000-000000000000', 'gone')).rejects.toThrow(
+      /chat session 00000000-0000-4000-8000-000000000000 not found/,
+    );
   });
 
   it('refuses a malformed key with a 400 that names the header, storing nothing', async () => {
