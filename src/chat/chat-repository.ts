@@ -32,11 +32,10 @@ export interface ChatRepository {
   /** The owner's sessions, newest first. */
   listSessions(ownerId: string): Promise<SessionRecord[]>;
   findSession(ownerId: string, id: string): Promise<SessionRecord | undefined>;
-  /** The whole history, oldest first; empty when the owner has no such session. */
-  messages(ownerId: string, sessionId: string): Promise<NumberedTurn[]>;
   /**
    * The last `limit` messages whose seq is below `before`, oldest first; without `limit` every such
-   * message, without `before` up to the newest. Empty when the owner has no such session.
+   * message, without `before` up to the newest (so `{}` is the whole history). Empty when the owner
+   * has no such session.
    */
   messagePage(ownerId: string, sessionId: string, page: HistoryPage): Promise<NumberedTurn[]>;
   /** The last `limit` messages, oldest first, without their seq: what the LLM is sent. */
@@ -140,8 +139,6 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
       return session;
     },
 
-    messages: (ownerId, sessionId) => ownTurns(ownerId, sessionId).orderBy(asc(chatMessages.seq)),
-
     messagePage: (ownerId, sessionId, { limit, before }) =>
       limit === undefined
         ? ownTurns(ownerId, sessionId, before).orderBy(asc(chatMessages.seq))
@@ -155,8 +152,8 @@ export function createChatRepository(db: Database, opts: { defaultVoiceId: strin
 
     appendExchange(ownerId, sessionId, userContent, modelContent, within) {
       return db.transaction(async (tx) => {
-        // The row lock taken here orders concurrent appends to one session and is held only for
-        // these two statements, never across the LLM call.
+        // The row lock taken here orders concurrent appends to one session and is held only for this
+        // transaction's few statements, never across the LLM call or the synthesis.
         const [bumped] = await tx
           .update(chatSessions)
           .set({ messageCount: sql`${chatSessions.messageCount} + 2`, updatedAt: sql`now()` })

@@ -137,8 +137,8 @@ describe('durable reply audio', () => {
     expect(summary.failures[0]).toMatchObject({ key: failed!.key, voiceId: 'Withdrawn' });
 
     // Once the cause is fixed (the persona gets a voice Polly has), the backfill voices the reply in
-    // its session's voice, and the job it replaced is forgotten... only if it has that key; here the
-    // voice changed, so the old key's job stays as the record of what failed.
+    // its session's new voice. That is another key, so the failed job of the old key stays, as the
+    // record of what failed.
     await t.product.database.db.update(personas).set({ voiceId: 'Joanna' }).where(eq(personas.id, persona.json().id));
     expect((await backfill()).synthesized).toBe(1);
     expect(await jobs(t)).toHaveLength(1);
