@@ -1,5 +1,6 @@
 // Opens PostgreSQL: PGlite (PostgreSQL compiled to WASM) under DATA_DIR when no DATABASE_URL is
 // given, else a node-postgres pool. Both are driven through the same Drizzle schema and migrations.
+import { once } from 'node:events';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,13 +41,25 @@ export type DatabaseTarget =
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if ('url' in target) {
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
+    // An idle connection that the server ends (a restart, a terminated backend) is reported as the
+    // pool's 'error' event, which would crash the process with no listener. Nothing is lost: the pool
+    // drops that connection and the next query opens another.
+    pool.on('error', () => {});
+    // pool.end() resolves once its connections are told to end, not once they have: close() waits for
+    // the rest, so that a caller who drops the database or exits next finds no session left behind.
+    const open = new Set<pg.PoolClient>();
+    pool.on('connect', (client) => open.add(client));
+    pool.on('remove', (client) => open.delete(client));
     const db = drizzlePg(pool, { schema });
     return {
       db: db as unknown as Database,
       kind: 'postgres',
       singleProcess: false,
       migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_DIR }),
-      close: () => pool.end(),
+      close: async () => {
+        await pool.end();
+        while (open.size > 0) await once(pool, 'remove');
+      },
     };
   }
   const dir = target.pgliteDir;
