@@ -38,6 +38,9 @@ export type DatabaseTarget =
   /** A directory for PGlite's files, or undefined for an in-memory database (tests). */
   | { pgliteDir: string | undefined };
 
+/** How long close() waits for PostgreSQL connections to confirm their end. */
+const CLOSE_WAIT_MS = 5_000;
+
 export function openDatabase(target: DatabaseTarget): DatabaseHandle {
   if ('url' in target) {
     const pool = new pg.Pool({ connectionString: target.url, max: 10 });
@@ -58,7 +61,9 @@ export function openDatabase(target: DatabaseTarget): DatabaseHandle {
       migrate: () => migratePg(db, { migrationsFolder: MIGRATIONS_DIR }),
       close: async () => {
         await pool.end();
-        while (open.size > 0) await once(pool, 'remove');
+        // Bounded: a connection to a server that vanished without a word may never report its end.
+        const signal = AbortSignal.timeout(CLOSE_WAIT_MS);
+        while (open.size > 0 && !signal.aborted) await once(pool, 'remove', { signal }).catch(() => {});
       },
     };
   }
