@@ -1,13 +1,19 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../config/env.ts';
+import type { ChatModel, ChatRequest } from './chat-model.ts';
 import { createChatModel } from './create-chat-model.ts';
 import { createOfflineChatModel } from './offline-chat-model.ts';
 
 const model = createOfflineChatModel();
 const signal = new AbortController().signal;
-const reply = (message: string, systemPrompt = '', history: { role: 'user' | 'model'; content: string }[] = []) =>
-  model.reply({ systemPrompt, history, message, signal });
+const deltasOf = async (m: ChatModel, request: Omit<ChatRequest, 'signal'>) => {
+  const deltas: string[] = [];
+  for await (const delta of m.stream({ ...request, signal })) deltas.push(delta);
+  return deltas;
+};
+const reply = async (message: string, systemPrompt = '', history: { role: 'user' | 'model'; content: string }[] = []) =>
+  (await deltasOf(model, { systemPrompt, history, message })).join('');
 
 afterEach(() => {
   vi.restoreAllMocks();
@@ -17,6 +23,18 @@ describe('offline chat model', () => {
   it('says it is no AI', () => {
     expect(model.provider).toBe('offline');
     expect(model.description).toBe('offline (no AI: deterministic replies)');
+  });
+
+  it('streams its reply word by word, each word with the whitespace after it', async () => {
+    const pirate = { systemPrompt: 'You are a pirate.', history: [] };
+    const deltas = await deltasOf(model, { ...pirate, message: 'Where  is the\ttreasure?' });
+
+    expect(deltas.length).toBeGreaterThan(10);
+    for (const delta of deltas) expect(delta).toMatch(/^\S+\s*$/);
+    expect(deltas.join('')).toMatch(/^Speaking as a pirate\. .*"Where is the treasure\?"/);
+    // The reply of a limited model, cut short, streams the same way and ends without a space.
+    const cut = await deltasOf(createOfflineChatModel({ maxOutputTokens: 5 }), { ...pirate, message: 'Hi' });
+    expect(cut).toEqual(['Speaking ', 'as ', 'a']); // 20 characters end inside "pirate."
   });
 
   it('gives the same reply for the same persona and message', async () => {
@@ -113,8 +131,8 @@ describe('offline chat model', () => {
 
   describe('LLM_MAX_OUTPUT_TOKENS', () => {
     const limited = (maxOutputTokens: number) => createOfflineChatModel({ maxOutputTokens });
-    const replyOf = (m: ReturnType<typeof createOfflineChatModel>, message: string, systemPrompt = '') =>
-      m.reply({ systemPrompt, history: [], message, signal });
+    const replyOf = async (m: ChatModel, message: string, systemPrompt = '') =>
+      (await deltasOf(m, { systemPrompt, history: [], message })).join('');
 
     it('leaves the replies whole at the default of 2048', async () => {
       const configured = createChatModel(parseConfig({}).llm);

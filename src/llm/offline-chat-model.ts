@@ -1,5 +1,6 @@
 // The LLM that needs no network and no key. It is not an AI: it builds a short reply from the persona
-// and the message so that the whole voice pipeline can run on a machine without credentials.
+// and the message so that the whole voice pipeline can run on a machine without credentials. The
+// reply is streamed word by word, like a real model's.
 //
 // The reply depends on (systemPrompt, message) only, never on history: asking the same thing twice
 // gives the same text, which is what lets the audio cache show hits in offline demos and tests.
@@ -56,9 +57,12 @@ export function createOfflineChatModel(opts: OfflineChatModelOptions = {}): Chat
   return {
     provider: 'offline',
     description: 'offline (no AI: deterministic replies)',
-    async reply(request: ChatRequest): Promise<string> {
-      const text = offlineReply(request.systemPrompt, request.message);
-      return opts.maxOutputTokens === undefined ? text : cutToTokens(text, opts.maxOutputTokens);
+    async *stream(request: ChatRequest): AsyncGenerator<string, void, undefined> {
+      const full = offlineReply(request.systemPrompt, request.message);
+      const text = opts.maxOutputTokens === undefined ? full : cutToTokens(full, opts.maxOutputTokens);
+      // Word by word, each with the whitespace after it, so that the deltas join to the reply exactly.
+      // No delay between words: tests and offline demos want the reply at once.
+      for (const word of text.match(/\s*\S+\s*/g) ?? []) yield word;
     },
   };
 }

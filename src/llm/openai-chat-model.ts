@@ -1,7 +1,7 @@
 // ChatModel on any OpenAI-compatible chat completions server (OpenAI, Ollama, llama.cpp, vLLM)
-// through the official openai SDK.
+// through the official openai SDK, streaming (stream: true).
 import OpenAI, { APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import type { ChatCompletion, ChatCompletionMessageParam } from 'openai/resources/chat/completions';
+import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import type { ChatModel, ChatRequest } from './chat-model.ts';
 import { LlmError } from '../errors.ts';
 import { describeNetworkError, displayUrl, isTimeoutError, parseRetryAfter, safeDetail } from './provider-errors.ts';
@@ -39,10 +39,13 @@ export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
     provider: PROVIDER,
     description: `openai-compatible (${opts.model} at ${displayUrl(opts.baseUrl)})`,
 
-    async reply(request: ChatRequest): Promise<string> {
-      let completion: ChatCompletion;
+    async *stream(request: ChatRequest): AsyncGenerator<string, void, undefined> {
+      let chunksSeen = 0;
+      let text = '';
+      let choiceSeen = false;
+      let finishReason: string | undefined;
       try {
-        completion = await client.chat.completions.create(
+        const chunks = await client.chat.completions.create(
           {
             model: opts.model,
             messages: toMessages(request),
@@ -51,20 +54,35 @@ export function createOpenAiChatModel(opts: OpenAiChatModelOptions): ChatModel {
             // with a 400 and want max_completion_tokens, which not every local server reads (Ollama's
             // OpenAI layer did not), so sending that instead would drop the limit there.
             max_tokens: opts.maxOutputTokens,
+            stream: true,
           },
+          // Leaving the loop below early makes the SDK abort the request, which drops the connection.
           { signal: request.signal },
         );
+        for await (const chunk of chunks) {
+          chunksSeen += 1;
+          const choice = chunk.choices?.[0];
+          if (!choice) continue;
+          choiceSeen = true;
+          finishReason = choice.finish_reason ?? finishReason;
+          const delta = choice.delta?.content;
+          if (!delta) continue;
+          text += delta;
+          yield delta;
+        }
       } catch (error) {
-        throw toLlmError(error, request.signal, opts.apiKey);
+        throw toLlmError(error, request.signal, opts.apiKey, chunksSeen > 0);
+      }
+      // The SDK ends a stream quietly when its request is aborted mid-way: what came so far is not the reply.
+      if (request.signal.aborted) {
+        throw new LlmError(PROVIDER, 'timeout', 'openai did not answer in time', undefined, { cause: request.signal.reason });
       }
       // A reply cut at the limit (finish_reason "length") is still the model's reply.
-      const choice = completion.choices?.[0];
-      const text = choice?.message?.content ?? '';
-      if (text.trim()) return text;
-      const why = !choice
+      if (text.trim()) return;
+      const why = !choiceSeen
         ? 'no choices'
-        : choice.finish_reason && choice.finish_reason !== 'stop'
-          ? `finish reason: ${choice.finish_reason}`
+        : finishReason && finishReason !== 'stop'
+          ? `finish reason: ${finishReason}`
           : 'empty reply';
       throw new LlmError(PROVIDER, 'failed', `openai returned no text (${why})`);
     },
@@ -83,7 +101,13 @@ function toMessages(request: ChatRequest): ChatCompletionMessageParam[] {
   ];
 }
 
-function toLlmError(error: unknown, signal: AbortSignal, apiKey: string | undefined): LlmError {
+/**
+ * The same mapping before and during the stream. An error event in the stream has no HTTP status of
+ * its own; vLLM puts one in the error's numeric `code`, which then counts as the status. `midReply`
+ * only adds those words to a failure, so that a reply broken off part way can be told from one that
+ * never started.
+ */
+function toLlmError(error: unknown, signal: AbortSignal, apiKey: string | undefined, midReply: boolean): LlmError {
   const timedOut =
     signal.aborted ||
     error instanceof APIUserAbortError ||
@@ -92,19 +116,22 @@ function toLlmError(error: unknown, signal: AbortSignal, apiKey: string | undefi
   if (timedOut) {
     return new LlmError(PROVIDER, 'timeout', 'openai did not answer in time', undefined, { cause: error });
   }
-  if (error instanceof APIError && error.status !== undefined) {
+  const failed = midReply ? 'openai failed mid-reply' : 'openai failed';
+  if (error instanceof APIError && (error.status !== undefined || error.error !== undefined)) {
     // error.error is the body's `error` object; its message is the server's own words.
-    const body = error.error as { message?: unknown } | undefined;
+    const body = error.error as { message?: unknown; code?: unknown } | undefined;
     const detail = safeDetail(typeof body?.message === 'string' ? body.message : error.message, apiKey);
-    if (error.status === 429) {
+    const status = error.status ?? (typeof body?.code === 'number' ? body.code : undefined);
+    if (status === 429) {
       const retryAfter = retryAfterFrom(error.headers);
       return new LlmError(PROVIDER, 'rate_limited', `openai is rate limited: ${detail}`, retryAfter, { cause: error });
     }
-    return new LlmError(PROVIDER, 'failed', `openai failed: HTTP ${error.status} ${detail}`, undefined, { cause: error });
+    const statusText = status === undefined ? '' : `HTTP ${status} `;
+    return new LlmError(PROVIDER, 'failed', `${failed}: ${statusText}${detail}`, undefined, { cause: error });
   }
   // APIConnectionError and anything else: the reason is in the cause (ECONNREFUSED and the like).
   const cause = error instanceof APIError && error.cause ? error.cause : error;
-  return new LlmError(PROVIDER, 'failed', `openai failed: ${safeDetail(describeNetworkError(cause), apiKey)}`, undefined, {
+  return new LlmError(PROVIDER, 'failed', `${failed}: ${safeDetail(describeNetworkError(cause), apiKey)}`, undefined, {
     cause: error,
   });
 }

@@ -57,6 +57,11 @@ describe('isTimeoutError and describeNetworkError', () => {
     expect(describeNetworkError(error)).toBe('fetch failed (ECONNREFUSED)');
     expect(describeNetworkError(new Error('plain'))).toBe('plain');
   });
+
+  it('says what undici means by "terminated": a body the peer cut off', () => {
+    const cut = new TypeError('terminated', { cause: Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' }) });
+    expect(describeNetworkError(cut)).toBe('the connection was cut off (UND_ERR_SOCKET)');
+  });
 });
 
 describe('displayUrl', () => {

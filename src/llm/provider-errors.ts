@@ -46,13 +46,14 @@ export function safeDetail(text: string, secret: string | undefined): string {
 
 /**
  * A network failure in a few words, e.g. "fetch failed (ECONNREFUSED)". Node's fetch hides the
- * reason in `cause.code`.
+ * reason in `cause.code`, and calls a response body that the peer cut off just "terminated".
  */
 export function describeNetworkError(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
   const cause = error.cause as { code?: unknown } | undefined;
   const code = typeof cause?.code === 'string' ? ` (${cause.code})` : '';
-  return `${error.message}${code}`;
+  const what = error.message === 'terminated' ? 'the connection was cut off' : error.message;
+  return `${what}${code}`;
 }
 
 /** A base URL fit for logs: any user:password@ part (basic-auth proxies) is replaced. */

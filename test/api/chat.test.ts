@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { replyWithin } from '../../src/llm/chat-model.ts';
 import { createOfflineChatModel } from '../../src/llm/offline-chat-model.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
@@ -89,12 +90,11 @@ describe('posting a message', () => {
     expect(model.role).toBe('model');
     expect(model.seq).toBe(2);
     expect(body.has_more).toBe(false);
-    const expected = await createOfflineChatModel().reply({
-      systemPrompt: 'You are a pirate.',
-      history: [],
-      message: 'Where is the treasure?',
-      signal: new AbortController().signal,
-    });
+    const expected = await replyWithin(
+      createOfflineChatModel(),
+      { systemPrompt: 'You are a pirate.', history: [], message: 'Where is the treasure?' },
+      1_000,
+    );
     expect(model.content).toBe(expected);
     const filename = createHash('sha256').update(model.content + 'Joanna').digest('hex') + '.mp3';
     expect(model.audio_url.split('/').pop()).toBe(filename);
@@ -172,7 +172,7 @@ describe('posting a message', () => {
     for (let i = 0; i < 40; i += 2) {
       expect(turns[i].role).toBe('user');
       expect(turns[i + 1].role).toBe('model');
-      const reply = await offline.reply({ systemPrompt: '', history: [], message: turns[i].content, signal });
+      const reply = await replyWithin(offline, { systemPrompt: '', history: [], message: turns[i].content }, 1_000);
       expect(turns[i + 1].content).toBe(reply);
       seen.add(turns[i].content);
     }

@@ -1,11 +1,12 @@
 // The Gemini ChatModel through the real @google/genai SDK against a loopback Gemini server.
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { parseConfig } from '../../src/config/env.ts';
-import { replyWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
+import { GoogleGenAI } from '@google/genai';
+import { replyWithin, streamWithin, type ChatTurn } from '../../src/llm/chat-model.ts';
 import { createChatModel } from '../../src/llm/create-chat-model.ts';
 import { createGeminiChatModel } from '../../src/llm/gemini-chat-model.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
-import { failureOf } from '../support/llm-failure.ts';
+import { collectDeltas, collectUntilFailure, failureOf } from '../support/llm-failure.ts';
 
 const API_KEY = 'AIza-test-key-0123456789-secret';
 const MODEL = 'gemini-2.5-flash';
@@ -24,6 +25,9 @@ const model = () =>
   createGeminiChatModel({ apiKey: API_KEY, model: MODEL, baseUrl: gemini.url, maxOutputTokens: MAX_OUTPUT_TOKENS });
 const ask = (message: string, history: ChatTurn[] = [], systemPrompt = '') =>
   replyWithin(model(), { systemPrompt, history, message }, 5_000);
+/** No persona, no history. */
+const quiet = { systemPrompt: '', history: [] };
+const deltasOf = (message: string, timeoutMs = 5_000) => streamWithin(model(), { ...quiet, message }, timeoutMs);
 
 describe('gemini chat model', () => {
   it('describes itself with provider and model', () => {
@@ -44,7 +48,7 @@ describe('gemini chat model', () => {
     expect(gemini.requests).toHaveLength(1);
     const request = gemini.requests[0]!;
     expect(request.method).toBe('POST');
-    expect(request.path).toBe(`/v1beta/models/${MODEL}:generateContent`);
+    expect(request.path).toBe(`/v1beta/models/${MODEL}:streamGenerateContent`);
     expect(request.headers['x-goog-api-key']).toBe(API_KEY);
     expect(request.body.systemInstruction?.parts?.[0]?.text).toBe('You are a pirate.');
     expect(request.body.contents).toEqual([
@@ -151,15 +155,20 @@ describe('gemini chat model', () => {
     await vi.waitFor(() => expect(gemini.requests[0]?.clientAborted).toBe(true));
   });
 
-  it('maps its own aborted signal to timeout', async () => {
+  it('maps its own aborted signal to timeout, before the stream and mid-way', async () => {
     gemini.nextDelay(3_000);
-    const controller = new AbortController();
-    setTimeout(() => controller.abort(), 100);
+    const early = new AbortController();
+    setTimeout(() => early.abort(), 100);
+    const before = await collectUntilFailure(model().stream({ ...quiet, message: 'slow', signal: early.signal }));
+    expect(before.error.failure).toBe('timeout');
+    expect(before.error.message).toContain('gemini');
 
-    const error = await failureOf(model().reply({ systemPrompt: '', history: [], message: 'slow', signal: controller.signal }));
-
-    expect(error.failure).toBe('timeout');
-    expect(error.message).toContain('gemini');
+    void gemini.holdAfter(1);
+    const late = new AbortController();
+    const stalling = model().stream({ ...quiet, message: 'stalls', signal: late.signal });
+    const midway = await collectUntilFailure(stalling, () => late.abort());
+    expect(midway.seen).toHaveLength(1);
+    expect(midway.error.failure).toBe('timeout');
   });
 
   it('maps a blocked prompt to failed with the block reason', async () => {
@@ -186,6 +195,10 @@ describe('gemini chat model', () => {
 
     gemini.nextReply('   ');
     expect((await failureOf(ask('two'))).message).toBe('gemini returned no text (empty reply)');
+
+    // Blank chunks of a longer stream are no reply either.
+    gemini.nextDeltas(['  ', '\n', ' ']);
+    expect((await failureOf(ask('three'))).message).toBe('gemini returned no text (empty reply)');
   });
 
   it('maps an unreachable server to failed', async () => {
@@ -199,5 +212,146 @@ describe('gemini chat model', () => {
     expect(error.failure).toBe('failed');
     expect(error.message).toMatch(/^gemini failed: .*ECONNREFUSED/);
     expect(error.message).not.toContain(API_KEY);
+  });
+
+  describe('streaming', () => {
+    it('streams the reply in the chunks the server sends, more than one, joined to the whole reply', async () => {
+      gemini.nextDeltas(['Arr, ', 'the sea ', 'is wide.']);
+      expect(await collectDeltas(deltasOf('Tell me about the sea'))).toEqual(['Arr, ', 'the sea ', 'is wide.']);
+
+      const long = 'The sea is wide, the sea is deep, and every wave remembers the wind that made it.';
+      gemini.nextReply(long);
+      const deltas = await collectDeltas(deltasOf('More'));
+      expect(deltas.length).toBeGreaterThan(2);
+      expect(deltas.join('')).toBe(long);
+      expect(gemini.requests[1]!.chunksSent).toBe(deltas.length);
+    });
+
+    it('hands out deltas while the stream is still open', async () => {
+      gemini.nextDeltas(['one ', 'two ', 'three ', 'four']);
+      const held = gemini.holdAfter(2);
+      const deltas = deltasOf('count')[Symbol.asyncIterator]();
+
+      expect((await deltas.next()).value).toBe('one ');
+      expect((await deltas.next()).value).toBe('two ');
+      await held;
+      expect(gemini.requests[0]!.chunksSent).toBe(2);
+
+      gemini.release();
+      const rest: string[] = [];
+      for (let next = await deltas.next(); !next.done; next = await deltas.next()) rest.push(next.value);
+      expect(rest).toEqual(['three ', 'four']);
+    });
+
+    it('skips thought parts', async () => {
+      gemini.nextDeltas([{ thought: 'The user wants the sea.' }, 'Arr, ', { thought: 'Be brief.' }, 'wide.']);
+      expect(await collectDeltas(deltasOf('sea'))).toEqual(['Arr, ', 'wide.']);
+    });
+
+    it('strips U+0000 from the deltas', async () => {
+      gemini.nextDeltas(['Ar\u0000r, ', '\u0000', 'wide.']);
+      expect(await collectDeltas(deltasOf('sea'))).toEqual(['Arr, ', 'wide.']);
+    });
+
+    it('maps an error event mid-stream to failed, after the deltas that came first', async () => {
+      gemini.setChunkChars(5);
+      gemini.nextStreamError(2, { status: 500, message: `model overloaded for key ${API_KEY}`, text: 'Arr, the sea is wide.' });
+
+      const { seen, error } = await collectUntilFailure(deltasOf('sea'));
+
+      expect(seen).toEqual(['Arr, ', 'the s']);
+      expect(error.failure).toBe('failed');
+      expect(error.message).toMatch(/^gemini failed mid-reply: HTTP 500 model overloaded for key \[redacted\]$/);
+    });
+
+    it('maps a 429 error event mid-stream to rate_limited with its RetryInfo delay', async () => {
+      gemini.nextStreamError(1, { status: 429, message: 'Resource has been exhausted', retryDelay: '4s' });
+
+      const { seen, error } = await collectUntilFailure(deltasOf('sea'));
+
+      expect(seen).toHaveLength(1);
+      expect(error.failure).toBe('rate_limited');
+      expect(error.retryAfterSeconds).toBe(4);
+      expect(error.message).toBe('gemini is rate limited: Resource has been exhausted');
+    });
+
+    it('maps a connection cut mid-stream to failed', async () => {
+      const text = 'Arr, the sea is wide and deep, and full of fish that nobody has named.';
+      gemini.nextStreamError(2, { as: 'drop', text });
+      // Held after the two chunks until they are read, so that the cut cannot overtake them.
+      void gemini.holdAfter(2);
+      let read = 0;
+
+      const { seen, error } = await collectUntilFailure(deltasOf('sea'), () => {
+        read += 1;
+        if (read === 2) gemini.release();
+      });
+
+      expect(seen.join('')).toBe(text.slice(0, 48)); // two chunks of 24 characters
+      expect(error.failure).toBe('failed');
+      expect(error.message).toBe('gemini failed mid-reply: the connection was cut off (UND_ERR_SOCKET)');
+      expect(gemini.requests[0]!.clientAborted).toBe(false);
+    });
+
+    it('gives up on a stream that stalls mid-way at the deadline, and drops the connection', async () => {
+      const held = gemini.holdAfter(1);
+      const started = Date.now();
+
+      const { seen, error } = await collectUntilFailure(deltasOf('stall', 300));
+
+      await held;
+      expect(seen).toHaveLength(1);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(error.failure).toBe('timeout');
+      expect(error.message).toBe('gemini did not answer within 300 ms');
+      await vi.waitFor(() => expect(gemini.requests[0]?.clientAborted).toBe(true));
+    });
+
+    it('hangs up when the caller stops reading early, through streamWithin or the model itself', async () => {
+      void gemini.holdAfter(1);
+      for await (const delta of deltasOf('stop early')) {
+        expect(delta).not.toBe('');
+        break;
+      }
+      await vi.waitFor(() => expect(gemini.requests[0]?.clientAborted).toBe(true));
+
+      // Without streamWithin's signal: the SDK alone would leave the response open.
+      void gemini.holdAfter(1);
+      const signal = new AbortController().signal;
+      for await (const delta of model().stream({ ...quiet, message: 'stop early', signal })) {
+        expect(delta).not.toBe('');
+        break;
+      }
+      await vi.waitFor(() => expect(gemini.requests[1]?.clientAborted).toBe(true));
+      expect(signal.aborted).toBe(false);
+    });
+
+    it('paces the chunks at a set rate, after the time to first token', async () => {
+      gemini.setChunkChars(10);
+      gemini.setStreamRate({ charsPerSecond: 500, firstTokenMs: 150 });
+      gemini.nextReply('x'.repeat(50)); // 5 chunks: the first at 150 ms, then one every 20 ms
+      const started = performance.now();
+      const arrivals: number[] = [];
+
+      for await (const delta of deltasOf('pace')) {
+        arrivals.push(performance.now() - started);
+        expect(delta).toHaveLength(10);
+      }
+
+      expect(arrivals).toHaveLength(5);
+      expect(arrivals[0]).toBeGreaterThanOrEqual(140);
+      expect(arrivals[4]! - arrivals[0]!).toBeGreaterThanOrEqual(70);
+    });
+
+    it('still answers generateContent without streaming, with the same scripts', async () => {
+      const client = new GoogleGenAI({ apiKey: API_KEY, vertexai: false, httpOptions: { baseUrl: gemini.url } });
+      gemini.nextDeltas(['Arr, ', { thought: 'hmm' }, 'wide.']);
+
+      const response = await client.models.generateContent({ model: MODEL, contents: 'sea' });
+
+      expect(response.text).toBe('Arr, wide.');
+      expect(gemini.requests[0]!.path).toBe(`/v1beta/models/${MODEL}:generateContent`);
+      expect(gemini.requests[0]!.streaming).toBe(false);
+    });
   });
 });

@@ -1,4 +1,4 @@
-// For tests of ChatModels and replyWithin, which all check how a call fails.
+// For tests of ChatModels, streamWithin and replyWithin, which all check how a call fails.
 import { expect } from 'vitest';
 import { LlmError } from '../../src/errors.ts';
 
@@ -10,4 +10,31 @@ export async function failureOf(call: Promise<unknown>): Promise<LlmError> {
   );
   expect(error).toBeInstanceOf(LlmError);
   return error as LlmError;
+}
+
+/** Every delta of a stream that must succeed. */
+export async function collectDeltas(deltas: AsyncIterable<string>): Promise<string[]> {
+  const seen: string[] = [];
+  for await (const delta of deltas) seen.push(delta);
+  return seen;
+}
+
+/**
+ * The deltas a stream yielded before it failed, and its LlmError (fails the test when the stream
+ * ends well or fails with anything else). `onDelta` runs after each delta, e.g. to abort mid-way.
+ */
+export async function collectUntilFailure(
+  deltas: AsyncIterable<string>,
+  onDelta?: (delta: string) => void,
+): Promise<{ seen: string[]; error: LlmError }> {
+  const seen: string[] = [];
+  const error = await failureOf(
+    (async () => {
+      for await (const delta of deltas) {
+        seen.push(delta);
+        onDelta?.(delta);
+      }
+    })(),
+  );
+  return { seen, error };
 }
