@@ -15,6 +15,9 @@ const CLAUSE_END = /[,;:—–](?=\s)|[—–](?=\S)/gu;
 // After the last letter of a word.
 const WORD_END = /\S(?=\s)/gu;
 
+// How far back from the limit a cut may go: a fifth of the room, at most 1,000 characters.
+const lookbackFor = (room: number): number => Math.min(1000, Math.floor(room / 5));
+
 export interface CapOptions {
   /** Said after the cut; default CUT_NOTE. */
   note?: string;
@@ -41,8 +44,7 @@ export function capSpeech(text: string, maxChars: number, options: CapOptions = 
   if (!partial && text.length <= maxChars) return text;
 
   const limit = Math.min(room, text.length);
-  const lookback = Math.min(1000, Math.floor(room / 5));
-  const from = Math.max(0, limit - lookback);
+  const from = Math.max(0, limit - lookbackFor(room));
   // A space after a partial text, so that punctuation at its very end counts; not for words, since
   // its last word may be the first half of one.
   const padded = `${text} `;
@@ -52,6 +54,16 @@ export function capSpeech(text: string, maxChars: number, options: CapOptions = 
   // Trailing punctuation of a clause would read oddly before the ellipsis ("end,…").
   const kept = text.slice(0, cut).replace(/[\s,;:—–]+$/u, '');
   return kept === '' ? note : `${kept}… ${note}`;
+}
+
+/**
+ * The offset before which capSpeech(text, maxChars, { note }) never cuts, whatever the text: a speaker
+ * that says the start of a text before its end is known can say what ends before it. (With partial,
+ * for a text longer than the room, maxChars less the note and 2.)
+ */
+export function earliestCut(maxChars: number, note = CUT_NOTE): number {
+  const room = maxChars - note.length - 2;
+  return room - lookbackFor(room);
 }
 
 /** The end of the last match of `boundary` that ends within [from, to], if any. */

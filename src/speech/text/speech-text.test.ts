@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { speechBlocks, toSpeechText } from './speech-text.ts';
+import { speechBlocks, speechSoFar, toSpeechText } from './speech-text.ts';
 
 describe('toSpeechText', () => {
   it('keeps plain prose as it is', () => {
@@ -399,5 +399,63 @@ describe('crafted input', () => {
 
   it('keeps ordinary nesting as it is', () => {
     expect(speechBlocks('- a\n  - b\n    - c\n- d')).toEqual(['a. b. c.', 'd.']);
+  });
+});
+
+describe('markup that matched nothing', () => {
+  it('drops emphasis marks, backticks and brackets left as text', () => {
+    expect(toSpeechText('**bold and *half and __strong')).toBe('bold and half and strong.');
+    expect(toSpeechText('~~gone and `npm test')).toBe('gone and npm test.');
+    expect(toSpeechText('The capital[1] and [the docs] here.')).toBe('The capital 1 and the docs here.');
+  });
+
+  it('keeps marks inside words or between spaces, a single tilde, and escaped marks', () => {
+    expect(toSpeechText('Set max_retries, 5*4 and 2 * 3, in ~5 minutes.')).toBe('Set max_retries, 5*4 and 2 * 3, in ~5 minutes.');
+    expect(toSpeechText('Use \\*args\\*, \\_x\\_, \\`y\\` and \\[1\\] ~~ok')).toBe('Use *args*, _x_, `y` and [1] ok.');
+  });
+
+  it('says nothing of a link destination, image or reference label still arriving', () => {
+    expect(speechBlocks('See [the docs](https://exam')).toEqual(['See the docs.']);
+    expect(speechBlocks('See [the docs](https://example.com/a_(b')).toEqual(['See the docs.']);
+    expect(speechBlocks('Look: ![A cat. Asleep](https://x.te')).toEqual(['Look:']);
+    expect(speechBlocks('See [the guide][gu')).toEqual(['See the guide.']);
+    // Complete, they read as before.
+    expect(speechBlocks('See [the docs](https://example.com/a_(b)) now.')).toEqual(['See the docs now.']);
+  });
+
+  it('reads the start of a paragraph as the start of its speech', () => {
+    const paragraphs = [
+      'Use **bold** and *italic* with `code`, see [the docs](https://example.com/a_(b)) and ![a cat](cat.png) now.',
+      'Then ~~struck~~ text, __strong__ words, a [reference][ref] and a note[^1], all _in one_ go.',
+      'Then `npm test` code, **nested *emphasis* marks** and a last ~~strike~~ here.',
+    ];
+    // Not so for a bare URL ("https://exa" reads "exa"), an HTML tag ("<b" reads "<b") or marks in
+    // code not yet closed ("`f(*a" reads "f(a"): the segmenter says none of them before a later
+    // sentence has begun, and by then they are complete, unless a sentence ends inside them.
+    const squash = (s: string) => s.replace(/\s+/g, '');
+    for (const paragraph of paragraphs) {
+      const whole = squash(toSpeechText(paragraph));
+      for (let at = 1; at < paragraph.length; at++) {
+        // Not yet part of the whole: the full stop that closes every paragraph, and a "!" that may
+        // turn out to start an image.
+        const start = squash(toSpeechText(paragraph.slice(0, at))).replace(/[.!]$/, '');
+        expect(whole.startsWith(start), JSON.stringify(paragraph.slice(0, at))).toBe(true);
+      }
+    }
+  });
+});
+
+describe('speechSoFar', () => {
+  it('settles every block but the last', () => {
+    expect(speechSoFar('Intro.\n\n- one\n- tw')).toEqual({ blocks: ['Intro.', 'one.', 'tw.'], settled: 2 });
+    expect(speechSoFar('')).toEqual({ blocks: [], settled: 0 });
+  });
+
+  it('settles the last block too once a unit with nothing to say begins after it on a complete line', () => {
+    expect(speechSoFar('Here is the code:\n\n```js\nconst a').settled).toBe(1);
+    expect(speechSoFar('Here is the code:\n\n```js').settled).toBe(0);
+    // "#" may still become "#hashtag", part of the paragraph.
+    expect(speechSoFar('A paragraph\n#').settled).toBe(0);
+    expect(speechSoFar('A paragraph\n#\n').settled).toBe(1);
   });
 });

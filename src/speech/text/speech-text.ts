@@ -14,19 +14,27 @@
 //   parsing (see dropReasoning).
 // - Each paragraph, heading, table row and HTML block ends as a sentence, so the engine pauses; one
 //   with no letter or digit is dropped. Nesting is otherwise flattened: a quoted list reads as a list.
+// - Markdown leaves what it cannot match as text: "**unclosed", a lone backtick, the "[" of a link
+//   whose "](url)" has not arrived yet. Said aloud those are noise, and while a reply streams they
+//   are the not-yet-matched half of markup, so they are dropped from text (see cleanText): then the
+//   speech of a paragraph's start is the start of the paragraph's speech, which is what lets a
+//   streaming speaker say a sentence before the paragraph is complete (segmenter.ts). Emphasis marks
+//   inside a word (snake_case, 5*4) or between spaces (2 * 3) are kept; an escaped one ("\*") is text.
+//   "[label][ref]" without a definition (or whose definition has not arrived yet) reads as its label,
+//   and "[^1]" without its note is dropped.
 // Limits:
-// - Markdown leaves what it cannot match as text, and so does this: "**unclosed" keeps its stars.
-//   Two leftovers are still cleaned from text: "[label][ref]" without a definition (or whose
-//   definition has not arrived yet, when streaming) reads as its label, and "[^1]" without its
-//   note is dropped.
+// - What is still half-parsed when a sentence ends inside it cannot be known yet: a link title, an
+//   image description, an HTML tag or a code span that holds a sentence end reads as text until the
+//   construct closes (a streaming speaker may have said that sentence by then). A delimiter written
+//   as a character reference ("&#42;") is dropped like a stray one.
 // - A reply that starts mid-reasoning is recognised only by its closing tag, so a prefix of it
 //   cut before that tag reads the reasoning.
 // - The parser is linear on ordinary text but not on some crafted input. Its worst case is many
 //   container markers opening on one line ("- - - … x": 8,000 characters took 6 s), so a run of more
 //   than MAX_MARKERS_ON_A_LINE of them is cut to its last few first: no prose nests that deep.
 //   Thousands of emphasis delimiters still cost about 0.1 ms each (8,000 took 0.9 s).
-import type { PhrasingContent, RootContent, TableRow } from 'mdast';
-import { fromMarkdown, type Options } from 'mdast-util-from-markdown';
+import type { PhrasingContent, RootContent, TableRow, Text } from 'mdast';
+import { fromMarkdown, type Extension, type Options } from 'mdast-util-from-markdown';
 import { gfmFromMarkdown } from 'mdast-util-gfm';
 import { gfm } from 'micromark-extension-gfm';
 
@@ -45,16 +53,87 @@ export function toSpeechText(reply: string): string {
  * changes; a streaming speaker can say every entry but the last.
  */
 export function speechBlocks(reply: string): string[] {
-  const markdown = flattenDeepNesting(dropReasoning(reply.replace(/\r\n?/g, '\n')));
-  return flatten(parse(markdown, MARKDOWN), opensIntoUnits).map(unitSpeech).filter(isSpeakable);
+  return speechSoFar(reply).blocks;
 }
 
-const MARKDOWN: Options = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown()] };
+/** The speech of the part of a reply that has arrived. */
+export interface SpeechSoFar {
+  /** speechBlocks() of that text. */
+  blocks: string[];
+  /**
+   * How many of the blocks, from the first, no text appended later can change (within the limits of
+   * markdown: a setext underline or a table's delimiter row rewrites the lines above it). Every block
+   * but the last; the last too once a unit with nothing to say (code, a rule, an image) has begun
+   * after it and the line it begins on is complete, since a unit's kind is known at the end of its
+   * first line ("\n#" may still become "\n#hashtag", which joins the paragraph above).
+   */
+  settled: number;
+}
+
+export function speechSoFar(text: string): SpeechSoFar {
+  const markdown = flattenDeepNesting(dropReasoning(withoutArriving(text.replace(/\r\n?/g, '\n'))));
+  const lastLineStart = markdown.lastIndexOf('\n') + 1;
+  const blocks: string[] = [];
+  let settled = 0;
+  for (const unit of flatten(parse(markdown, MARKDOWN), opensIntoUnits)) {
+    const speech = unitSpeech(unit);
+    if (isSpeakable(speech)) {
+      settled = blocks.length;
+      blocks.push(speech);
+    } else if ((unit.position?.start.offset ?? lastLineStart) < lastLineStart) {
+      settled = blocks.length;
+    }
+  }
+  return { blocks, settled };
+}
+
+// The end of a text that is a link destination, an image, a reference label or a footnote mark still
+// arriving ("](https://exam", "![a ca", "][re", "[^"), or a run of delimiters that may still grow ("~" of "~~",
+// "*" of "**"). Half of a destination would be read as text, and GFM would even link "https://exam"
+// and read "exam", with a letter that may look like a new sentence; a run that grows can pair with
+// another far back ("~5 … ~" is struck through, "~5 … ~~" is not). At the end of a complete reply
+// the same markup is broken or closes emphasis, and says nothing either.
+// A destination has no spaces and balanced parentheses; a description or label is on one line.
+const DESTINATION_SO_FAR = String.raw`\((?:[^\s()]|\([^\s()]*\))*(?:\([^\s()]*)?`;
+const ARRIVING = new RegExp(
+  String.raw`(?:!\[[^\]\n]*(?:\](?:${DESTINATION_SO_FAR})?)?|\]${DESTINATION_SO_FAR}|\]\[[^\]\n]*|\[\^[^\]\s]*|[*_~\x60]+)$`,
+);
+// What arrives is short. Looking no further back keeps this linear however the text is crafted
+// (each start of a match is tried to the end): a longer destination is read as text.
+const ARRIVING_REACH = 1000;
+
+function withoutArriving(text: string): string {
+  const from = Math.max(0, text.length - ARRIVING_REACH);
+  const match = ARRIVING.exec(text.slice(from));
+  return match ? text.slice(0, from + match.index) : text;
+}
+
+// The parser resolves "\*" to "*" before cleanText sees the text, which would then take the escaped
+// star for a stray delimiter. So an escaped delimiter enters the text as a private-use stand-in,
+// which cleanText leaves alone and inlineText turns back.
+const DELIMITERS = '*_`[]~';
+const FIRST_STAND_IN = 0xe000;
+const STAND_IN = /[\uE000-\uE005]/g;
+const KEEP_ESCAPED_DELIMITERS: Extension = {
+  exit: {
+    characterEscapeValue(token) {
+      const node = this.stack.pop() as Text;
+      const char = this.sliceSerialize(token);
+      const index = DELIMITERS.indexOf(char);
+      node.value += index < 0 ? char : String.fromCharCode(FIRST_STAND_IN + index);
+      node.position!.end = { line: token.end.line, column: token.end.column, offset: token.end.offset };
+    },
+  },
+};
+const restoreEscaped = (text: string): string =>
+  text.replace(STAND_IN, (standIn) => DELIMITERS.charAt(standIn.charCodeAt(0) - FIRST_STAND_IN));
+
+const MARKDOWN: Options = { extensions: [gfm()], mdastExtensions: [gfmFromMarkdown(), KEEP_ESCAPED_DELIMITERS] };
 // For the text left in an HTML block once its tags are gone: whatever still looks like a tag there
 // ("<a <b>>" less "<b>") is text, and this keeps it from being parsed as HTML again.
 const MARKDOWN_WITHOUT_HTML: Options = {
   extensions: [gfm(), { disable: { null: ['htmlFlow', 'htmlText'] } }],
-  mdastExtensions: [gfmFromMarkdown()],
+  mdastExtensions: [gfmFromMarkdown(), KEEP_ESCAPED_DELIMITERS],
 };
 
 function parse(markdown: string, options: Options): RootContent[] {
@@ -126,7 +205,7 @@ function phrasingText(nodes: readonly PhrasingContent[]): string {
 function inlineText(node: RootContent): string {
   switch (node.type) {
     case 'text':
-      return cleanText(node.value);
+      return restoreEscaped(cleanText(node.value));
     case 'inlineCode':
       return node.value;
     case 'break':
@@ -143,14 +222,38 @@ const URL_IN_TEXT = /\b(?:https?|ftp):\/\/[^\s<>"]*[^\s<>".,;:!?)\]]/gi;
 const MAILTO = /\bmailto:(?=[^\s@]+@)/gi;
 // No "[" inside the brackets, so that a run of "[[[[" costs linear time.
 const UNRESOLVED_FOOTNOTE = /\[\^[^[\]\s]+\]/g;
-const UNRESOLVED_REFERENCE = /\[([^[\]]+)\]\[[^[\]]*\]/g;
+// The "][ref]" of "[label][ref]": the label stays, whether or not emphasis splits it off.
+const UNRESOLVED_REFERENCE = /\]\[[^[\]]*\]/g;
+// Delimiters that matched nothing (see the module comment). A bracket becomes a space, so that a
+// citation reads "capital 1" rather than "capital1"; tidy() takes the extra spaces out.
+const BRACKET = /[[\]]/g;
+const BACKTICKS = /`+/g;
+// A single tilde is kept: it is "about" in "~5 minutes" more often than strikethrough.
+const EMPHASIS_RUN = /\*+|_+|~~+/g;
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const SPACE = /\s/u;
 
 function cleanText(text: string): string {
   return text
     .replace(URL_IN_TEXT, hostOf)
     .replace(MAILTO, '')
     .replace(UNRESOLVED_FOOTNOTE, '')
-    .replace(UNRESOLVED_REFERENCE, '$1');
+    .replace(UNRESOLVED_REFERENCE, ' ')
+    .replace(BRACKET, ' ')
+    .replace(BACKTICKS, '')
+    .replace(EMPHASIS_RUN, strayEmphasis);
+}
+
+/**
+ * '' for a run of emphasis marks that could open or close emphasis, the run itself when it is part of
+ * a word (snake_case, 5*4) or stands between spaces (2 * 3). The edge of a text node counts as
+ * neither: a run there touches other markup.
+ */
+function strayEmphasis(run: string, offset: number, text: string): string {
+  const before = text.charAt(offset - 1);
+  const after = text.charAt(offset + run.length);
+  const both = (kind: RegExp) => kind.test(before) && kind.test(after);
+  return both(WORD_CHAR) || both(SPACE) ? run : '';
 }
 
 function hostOf(url: string): string {
