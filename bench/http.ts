@@ -49,6 +49,6 @@ export const getSession = (base: string, id: string, headers?: Record<string, st
 export const postMessage = (base: string, id: string, message: string) =>
   timedRequest<ChatSession>(base, 'POST', `/api/chat/${id}/message`, { message });
 
-export async function createSession(base: string): Promise<string> {
-  return (await timedRequest<ChatSession>(base, 'POST', '/api/chat', {})).body.session_id;
+export async function createSession(base: string, personaId?: string): Promise<string> {
+  return (await timedRequest<ChatSession>(base, 'POST', '/api/chat', personaId ? { persona_id: personaId } : {})).body.session_id;
 }

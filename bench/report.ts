@@ -13,6 +13,7 @@ import type { CostResult, SingleFlightResult } from './scenarios/single-flight.t
 import type { WriteThroughResult } from './scenarios/write-through.ts';
 import { LONG_CHARS, SHORT_CHARS, type FairnessResult } from './scenarios/fairness.ts';
 import { DRILL_POSTS, type CrashDrillResult } from './scenarios/crash-drill.ts';
+import type { StreamingResult } from './scenarios/streaming.ts';
 import type { Stat } from './stats.ts';
 
 export interface RoundResult {
@@ -58,6 +59,8 @@ export interface BenchResult {
   fairness?: FairnessResult;
   /** Scenario 9, run once, last (absent from results written before it existed). */
   crashDrill?: CrashDrillResult;
+  /** Scenario 10, run once, after the rounds on the main API (absent from results written before it existed). */
+  streaming?: StreamingResult;
   targets: Target[];
 }
 
@@ -74,6 +77,7 @@ export function evaluateTargets(
   smoke: boolean,
   fair?: FairnessResult,
   drill?: CrashDrillResult,
+  stream?: StreamingResult,
 ): Target[] {
   const first = rounds[0]!;
   const last = rounds.at(-1)!;
@@ -220,6 +224,28 @@ export function evaluateTargets(
       // A run that did not get every URL within its limit throws, so reaching here means every URL.
       met: duplicates === 0,
     });
+  }
+  if (stream) {
+    targets.push(
+      {
+        name: `Streamed reply: time to first audio ≤ first sentence + one Polly call for it + 50 ms`,
+        measured: `${stream.withinBudget} of ${stream.samples} samples; TTFA ${ms(stream.ttfaMs, 0)} ms, budget ${ms(stream.budgetMs, 0)} ms`,
+        target: 'every sample',
+        met: stream.withinBudget === stream.samples,
+      },
+      {
+        name: `Streamed reply: time to first audio against the plain POST's answer (${n(stream.replyChars)} characters)`,
+        measured: `${x(stream.speedup)} sooner (${stream.ttfaMs.median.toFixed(0)} / ${stream.plainMs.median.toFixed(0)} ms)`,
+        target: '≥ 5×',
+        met: stream.speedup >= 5,
+      },
+      {
+        name: 'Billed characters, streamed / plain, same replies',
+        measured: `${stream.billed.ratio.toFixed(2)} (${n(stream.billed.streamed)} / ${n(stream.billed.plain)})`,
+        target: '1.00',
+        met: stream.billed.streamed === stream.billed.plain,
+      },
+    );
   }
   if (smoke) for (const t of targets) t.met = undefined; // too few samples to judge
   return targets;
@@ -419,6 +445,31 @@ export function renderMarkdown(result: BenchResult): string {
       `Median from the restart to 100% of audio URLs answering 200: ${ms(drill.restartToAllAudioMs, 0)} ms, of which ` +
         `${ms(drill.restartToReadyMs, 0)} ms until the API answers. Clients whose answer was lost retried with their ` +
         'Idempotency-Key; nothing ran the backfill.',
+      '',
+    );
+  }
+  const stream = result.streaming;
+  if (stream) {
+    lines.push(
+      `### 10. Speech while the reply streams (${n(stream.replyChars)} characters at ${n(stream.rate.charsPerSecond)} characters/s, ` +
+        `first token after ${stream.rate.firstTokenMs} ms; Polly ${stream.pollyLatency.baseMs} ms + ${stream.pollyLatency.perCharMs} ms/character)`,
+      '',
+    );
+    table(
+      ['from sending the POST until', 'ms', 'samples'],
+      [
+        ['the first text event (time to first token)', ms(stream.firstTokenMs, 0), String(stream.firstTokenMs.n)],
+        ['the text event that completes the first sentence', ms(stream.firstSentenceMs, 0), String(stream.firstSentenceMs.n)],
+        ['**the first audio event (TTFA)**', ms(stream.ttfaMs, 0), String(stream.ttfaMs.n)],
+        ['budget: first sentence + one Polly call for the first segment + 50 ms', ms(stream.budgetMs, 0), String(stream.budgetMs.n)],
+        ['the done event (reply and audio stored)', ms(stream.streamDoneMs, 0), String(stream.streamDoneMs.n)],
+        ['the plain POST\'s answer, with its audio_url', ms(stream.plainMs, 0), String(stream.plainMs.n)],
+      ],
+    );
+    lines.push(
+      `First audio ${x(stream.speedup)} sooner than the plain POST's answer; ${stream.withinBudget} of ${stream.samples} within budget; ` +
+        `first segment ${stream.firstSegmentChars} characters (median). Billed characters streamed / plain: ` +
+        `${n(stream.billed.streamed)} / ${n(stream.billed.plain)} = ${stream.billed.ratio.toFixed(2)}.`,
       '',
     );
   }

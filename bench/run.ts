@@ -23,6 +23,7 @@ import { cost, singleFlight } from './scenarios/single-flight.ts';
 import { writeThrough } from './scenarios/write-through.ts';
 import { fairness } from './scenarios/fairness.ts';
 import { crashDrill } from './scenarios/crash-drill.ts';
+import { streaming } from './scenarios/streaming.ts';
 import { createBenchDatabase, seedAudio, seedSessions, type BenchDatabase } from './seed.ts';
 
 const HELP = `npm run bench -- [flags]
@@ -43,6 +44,8 @@ const HELP = `npm run bench -- [flags]
                           runs --reps autocannon runs of --duration s per credential)
   --fair-samples 20       short replies timed alone, and as many beside a 20,000-character one,
                           in the fairness scenario (its own API process, with eSpeak)
+  --stream-samples 10     streamed and plain posts of one 1,500-character reply each, in the
+                          streaming scenario (on the main API, after the rounds)
   --drills 3              crash drills (kill -9 during 30 posts, then a restart), each with an
                           API process and a database of its own
   --rounds 5              rounds of scenarios 1-5 (memory check)
@@ -74,6 +77,7 @@ const { values: flags } = parseArgs({
     'auth-samples': { type: 'string' },
     'fair-samples': { type: 'string' },
     drills: { type: 'string' },
+    'stream-samples': { type: 'string' },
     rounds: { type: 'string' },
     'full-rounds': { type: 'boolean' },
     'polly-ms': { type: 'string' },
@@ -159,6 +163,7 @@ plan.sizes.sort((a, b) => a - b);
 const rounds = numberFlag('rounds', base.rounds);
 const fairSamples = numberFlag('fair-samples', flags.smoke ? 3 : 20);
 const drills = numberFlag('drills', flags.smoke ? 1 : 3);
+const streamSamples = numberFlag('stream-samples', flags.smoke ? 2 : 10);
 // Later rounds do the same kinds of work, with fewer samples, so that five rounds fit the time budget.
 const laterRounds: Plan = flags['full-rounds']
   ? plan
@@ -253,6 +258,9 @@ try {
     results.push({ ...result, rssAfterBytes: api.memory().rss, heapUsedAfterBytes, seconds });
   }
 
+  log('streaming scenario');
+  const stream = await streaming({ api, peers, samples: streamSamples, pollyLatency, log });
+
   // Scenario 8 runs an API process of its own, with eSpeak; the main one is stopped first, so that
   // the two do not share the machine.
   await api.stop();
@@ -281,7 +289,8 @@ try {
     auth,
     fairness: fair,
     crashDrill: drill,
-    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill),
+    streaming: stream,
+    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill, stream),
   };
   console.log(renderMarkdown(report));
   log(`results in ${writeResults(report, outDir)}`);

@@ -40,6 +40,8 @@ export interface AppDeps {
   /** Set when audio lives on this machine: the API serves it under /audio. */
   audioFiles: FileAudioStore | undefined;
   maxMessageChars: number;
+  /** STREAM_PING_MS: the comment line that keeps a streamed reply open through proxies. */
+  streamPingMs: number;
   /** Origins allowed by CORS: undefined for none, ['*'] for any. */
   corsOrigins?: string[] | undefined;
   /** Runs when the app closes, after in-flight requests finished (closes the database). */
@@ -150,7 +152,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
 
   await app.register(apiKeyRoutes, { keys: deps.apiKeys });
   await app.register(personaRoutes, { personas: deps.personas });
-  await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars });
+  await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars, streamPingMs: deps.streamPingMs });
   await app.register(voiceRoutes, { voices: deps.voices });
   if (deps.audioFiles) await app.register(audioFileRoutes, { store: deps.audioFiles });
 

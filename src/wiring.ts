@@ -205,6 +205,8 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     if (closed) return;
     closed = true;
     try {
+      // Replies first: the ones still being written append their exchange and voice it.
+      await chat.drain(config.shutdownTimeoutMs);
       await stopBackgroundWork();
       for (const release of releases) await release();
     } finally {
@@ -221,6 +223,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
       voices,
       audioFiles,
       maxMessageChars: config.maxMessageChars,
+      streamPingMs: config.streamPingMs,
       corsOrigins: config.corsOrigins,
       onClose: close,
     },

@@ -3,7 +3,7 @@
 // distinct speech texts: repeats are cache hits, and markdown and code are never sent.
 import { splitForSpeech } from '../../src/speech/text/chunk-text.ts';
 import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/engines/polly/polly-synthesizer.ts';
-import { NOTHING_TO_READ } from '../../src/speech/speech-cache.ts';
+import { NOTHING_TO_READ } from '../../src/speech/text/segmenter.ts';
 import { toSpeechText } from '../../src/speech/text/speech-text.ts';
 import type { BenchContext } from '../context.ts';
 import { createSession, postMessage } from '../http.ts';

@@ -1,10 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf } from '../http/access.ts';
 import { withServerTiming } from '../http/server-timing.ts';
 import { errorResponse, errorResponses, PRINTABLE_ASCII, Uuid } from '../http/schemas.ts';
 import { ChatSessionCreateSchema, HistoryPageQuerySchema, MessageBodySchema } from './chat-schemas.ts';
 import type { ChatService } from './chat-service.ts';
+import { acceptsEventStream, openEventStream, streamErrorBody } from '../http/event-stream.ts';
+import { SpeechError } from '../errors.ts';
+import type { SegmentAudio } from '../speech/speech-cache.ts';
 
 const SessionParams = Type.Object({ session_id: Uuid });
 
@@ -26,9 +30,24 @@ const MessageHeaders = Type.Object({
 });
 const config = { access: 'authenticated' } as const;
 
-export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number }> = async (
+/** An `audio` event: one complete MP3 in base64, or null and why. */
+function audioEvent({ index, text, mp3, error }: SegmentAudio) {
+  if (mp3) return { index, text, audio: Buffer.from(mp3.buffer, mp3.byteOffset, mp3.byteLength).toString('base64') };
+  // An engine's own message can quote a request; ours (SpeechError) are written to be shown.
+  const message = error instanceof SpeechError ? error.message : 'speech synthesis failed';
+  return { index, text, audio: null, error: message };
+}
+
+/** As the error handler logs a failure of the plain POST. */
+function logStreamFailure(req: FastifyRequest, err: unknown): void {
+  const body = streamErrorBody(err);
+  if (body.statusCode === 500) req.log.error({ err }, 'unhandled error in a streamed reply');
+  else if (err instanceof Error && body.statusCode >= 500) req.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
+}
+
+export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number; streamPingMs: number }> = async (
   app,
-  { chat, maxMessageChars },
+  { chat, maxMessageChars, streamPingMs },
 ) => {
   const tags = ['chat'];
   const session = (description: string) => Type.Ref('ChatSessionResponse', { description });
@@ -105,12 +124,29 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
       schema: {
         operationId: 'postMessage',
         tags,
-        summary: 'Send a message; the reply is saved with the audio URL of its speech',
+        summary: 'Send a message; the reply is saved with the audio URL of its speech, or streamed as it is written and spoken',
+        description:
+          'With Accept: text/event-stream the reply is streamed as Server-Sent Events, each `event: <name>` with one ' +
+          '`data:` line of JSON: `text` {delta} as the LLM writes (the deltas joined are the stored reply); `audio` ' +
+          '{index, text, audio} as each segment of its speech is synthesized, in order, audio being one complete MP3 in ' +
+          'base64 (or null, with an error, when the segment failed); `done` with the same session the plain POST ' +
+          'returns, once the exchange is stored; `error` {statusCode, error, message} when the LLM failed after the ' +
+          'stream began, in which case nothing is stored. A `: ping` comment line comes every 15 s. Anything refused ' +
+          'before the reply starts is a JSON error with its status, as without streaming. A client that disconnects ' +
+          'loses nothing: the reply and its audio are still stored.',
         params: SessionParams,
         body: MessageBodySchema(maxMessageChars),
         headers: MessageHeaders,
         response: {
-          200: session('The whole session, ending with the message and its reply (audio_url null if synthesis failed)'),
+          200: {
+            description:
+              'The whole session, ending with the message and its reply (audio_url null if synthesis failed); with ' +
+              'Accept: text/event-stream, the events described above',
+            content: {
+              'application/json': { schema: Type.Ref('ChatSessionResponse') },
+              'text/event-stream': { schema: Type.String({ description: 'text, audio, done and error events' }) },
+            },
+          },
           ...errorResponses(400, 415),
           ...notFound,
           ...errorResponse(409, 'A request with this Idempotency-Key is still in progress; retry after it answers', {
@@ -139,19 +175,49 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
         },
       },
     },
-    (req, reply) =>
-      withServerTiming(reply, async (timing) => {
-        const { response, replayed } = await chat.postMessage(
-          principalOf(req),
-          req.params.session_id,
-          req.body.message,
-          { idempotencyKey: req.headers['idempotency-key'] },
-          timing,
-        );
-        // Stripe's name for it: the answer comes from the first request with this key.
-        if (replayed) reply.header('idempotent-replayed', 'true');
-        return response;
-      }),
+    async (req, reply) => {
+      const principal = principalOf(req);
+      const args = [principal, req.params.session_id, req.body.message, { idempotencyKey: req.headers['idempotency-key'] }] as const;
+      if (!acceptsEventStream(req.headers.accept)) {
+        return withServerTiming(reply, async (timing) => {
+          const { response, replayed } = await chat.postMessage(...args, timing);
+          // Stripe's name for it: the answer comes from the first request with this key.
+          if (replayed) reply.header('idempotent-replayed', 'true');
+          return response;
+        });
+      }
+
+      // Streamed. Whatever refuses the message (404, 409, 422) is thrown here, before the stream
+      // starts, and answered as JSON by the error handler.
+      const prepared = await chat.prepareMessage(...args);
+      if (prepared.replayed) reply.header('idempotent-replayed', 'true');
+      const stream = openEventStream(reply, streamPingMs);
+      if (prepared.replayed) {
+        // The reply as one delta, then the session as it stood after it: what the client would have
+        // assembled from the first stream, less the audio events (its audio_url is in `done`).
+        const last = prepared.response.history.at(-1);
+        if (last) stream.send('text', { delta: last.content });
+        stream.send('done', prepared.response);
+        stream.end();
+        return reply;
+      }
+      // Not awaited by the handler, and not stopped by a client that hangs up: the reply and its audio
+      // are stored whether or not anyone is still listening (chat.drain() waits for it at shutdown).
+      void prepared
+        .run({
+          text: (delta) => stream.send('text', { delta }),
+          audio: (segment) => stream.send('audio', audioEvent(segment)),
+        })
+        .then(
+          (response) => stream.send('done', response),
+          (err: unknown) => {
+            logStreamFailure(req, err);
+            stream.fail(err);
+          },
+        )
+        .finally(() => stream.end());
+      return reply;
+    },
   );
 
   app.delete(

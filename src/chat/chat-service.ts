@@ -3,9 +3,9 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Principal } from '../access/principal.ts';
 import { NotFoundError, UnprocessableError } from '../errors.ts';
-import { replyWithin, type ChatModel } from '../llm/chat-model.ts';
+import { streamWithin, type ChatModel, type ChatTurn } from '../llm/chat-model.ts';
 import type { AudioClaim, AudioJobs, ReplyAudio } from '../speech/audio-jobs.ts';
-import type { SpeechCache } from '../speech/speech-cache.ts';
+import type { SegmentAudio, SpeechCache } from '../speech/speech-cache.ts';
 import { untimed, type Timing } from '../timing.ts';
 import type { IdempotencyKeys } from './idempotency.ts';
 import { UnknownPersonaError, type ChatRepository, type HistoryPage, type NumberedTurn, type SessionRecord } from './chat-repository.ts';
@@ -13,6 +13,19 @@ import { UnknownPersonaError, type ChatRepository, type HistoryPage, type Number
 // The answer shapes are the route schemas' (chat-schemas.ts), so code and OpenAPI document agree.
 import type { ChatMessage, ChatSessionResponse, ChatSessionSummary } from './chat-schemas.ts';
 export type { ChatMessage, ChatSessionResponse, ChatSessionSummary };
+
+/** What a streamed reply reports while it is written. */
+export interface ReplyEvents {
+  /** The LLM's next delta; the deltas joined are the stored reply. */
+  text(delta: string): void;
+  /** A segment of the reply's speech, in index order. */
+  audio(segment: SegmentAudio): void;
+}
+
+/** A message that passed every check: answered already (a replayed Idempotency-Key), or ready to run. */
+export type PreparedMessage =
+  | { replayed: true; response: ChatSessionResponse }
+  | { replayed: false; run(events?: ReplyEvents): Promise<ChatSessionResponse> };
 
 export interface ChatServiceDeps {
   sessions: ChatRepository;
@@ -79,6 +92,81 @@ export function createChatService(deps: ChatServiceDeps) {
     return session;
   }
 
+  // Replies being written now, for drain().
+  const writing = new Set<Promise<unknown>>();
+  function track<T>(work: Promise<T>): Promise<T> {
+    writing.add(work);
+    const forget = () => writing.delete(work);
+    work.then(forget, forget);
+    return work;
+  }
+
+  async function writeReply(
+    principal: Principal,
+    session: SessionRecord,
+    recent: ChatTurn[],
+    message: string,
+    idempotencyKey: string | undefined,
+    timing: Timing,
+    events: ReplyEvents | undefined,
+  ): Promise<ChatSessionResponse> {
+    const owner = principal.ownerId;
+    const id = session.id;
+    // Streamed, each segment is voiced as soon as it is cut; plain, only when the reply is complete
+    // and not in the cache already.
+    const voice = speech.speak(session.voiceId, { eager: events !== undefined, onSegment: events?.audio });
+    let audio: ReplyAudio;
+    let replySeq: number | undefined;
+    let claim = { claimed: false } as AudioClaim;
+    try {
+      // 2. The reply, delta by delta. An LlmError here stores nothing; the error handler maps it to
+      // 429/502/504, and a stream ends with an error event.
+      let reply = '';
+      await timing.measure('llm', async () => {
+        const request = { systemPrompt: session.systemPrompt, history: recent, message };
+        for await (const delta of streamWithin(model, request, deps.llmTimeoutMs)) {
+          reply += delta;
+          events?.text(delta);
+          voice.push(delta);
+        }
+      });
+      voice.end();
+      // 3-4. The voice and the key.
+      audio = { key: speech.keyFor(reply, session.voiceId), replyText: reply, voiceId: session.voiceId };
+      // 7, before 5-6: the exchange is appended with its audio job and its Idempotency-Key in one
+      // transaction. From here on neither the reply nor the duty to voice it can be lost.
+      replySeq = await timing.measure('db-append', () =>
+        sessions.appendExchange(owner, id, message, reply, async (tx, seq) => {
+          claim = await audioJobs.enqueue(tx, audio);
+          if (idempotencyKey !== undefined) await idempotency.complete(tx, owner, idempotencyKey, seq);
+        }),
+      );
+      if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
+    } catch (err) {
+      voice.abandon();
+      // Nothing was appended: a retry with the same key must run afresh.
+      if (idempotencyKey !== undefined) {
+        await idempotency.release(owner, idempotencyKey).catch((e: unknown) => log.warn({ err: e }, 'could not release an Idempotency-Key'));
+      }
+      throw err;
+    }
+
+    // 5-6. The audio: the segments joined and stored (plain: a cache hit costs one has(), a miss one
+    // synthesis), waited for up to SPEECH_TIMEOUT_MS. A failure or a late synthesis answers
+    // audio_url null; the job lives on.
+    const audioUrl = await timing.measure('speech', () =>
+      audioJobs.awaitAudio(audio, claim, deps.speechTimeoutMs, () => voice.store(audio.key)),
+    );
+
+    // 8. The whole session, with this POST's own outcome on its reply.
+    const [current, turns] = await timing.measure('db-history', () =>
+      Promise.all([findOrThrow(owner, id), sessions.messagePage(owner, id, {})]),
+    );
+    const history = textOnly(turns);
+    await timing.measure('audio-urls', () => addAudioUrls(history, current.voiceId, { index: replySeq - 1, audioUrl }));
+    return { ...summary(current), history, has_more: false };
+  }
+
   const service = {
     async create(principal: Principal, personaId: string | null | undefined): Promise<ChatSessionResponse> {
       // A persona the caller cannot see is answered like one that does not exist.
@@ -108,16 +196,19 @@ export function createChatService(deps: ChatServiceDeps) {
     },
 
     /**
-     * The write path. With an Idempotency-Key, a request that already completed appends nothing and
-     * is answered again (`replayed`) with the session as it stood after its reply.
+     * The write path, in two steps. prepareMessage does everything that can refuse the message (the
+     * session, the Idempotency-Key) and nothing that costs; a replayed key is answered there, with
+     * the session as it stood after its reply. run() then writes the reply: streamed to `events` as
+     * it is written and voiced segment by segment, or, without events, voiced when complete (the
+     * plain POST). Both are this one pipeline; only when synthesis starts differs (speech-cache.ts).
      */
-    async postMessage(
+    async prepareMessage(
       principal: Principal,
       id: string,
       message: string,
       opts: { idempotencyKey?: string | undefined } = {},
       timing: Timing = untimed,
-    ): Promise<{ response: ChatSessionResponse; replayed: boolean }> {
+    ): Promise<PreparedMessage> {
       const owner = principal.ownerId;
       // 1. The session, its persona and the recent history.
       const [session, recent] = await timing.measure('db-read', () =>
@@ -127,48 +218,36 @@ export function createChatService(deps: ChatServiceDeps) {
       if (idempotencyKey !== undefined) {
         const start = await timing.measure('idempotency', () => idempotency.begin(owner, idempotencyKey, id, message));
         if (start.kind === 'replay') {
-          return { response: await service.get(principal, id, { before: start.replySeq + 1 }, timing), replayed: true };
+          return { replayed: true, response: await service.get(principal, id, { before: start.replySeq + 1 }, timing) };
         }
       }
+      return { replayed: false, run: (events) => track(writeReply(principal, session, recent, message, idempotencyKey, timing, events)) };
+    },
 
-      let audio: ReplyAudio;
-      let replySeq: number | undefined;
-      let claim = { claimed: false } as AudioClaim;
-      try {
-        // 2. The reply. An LlmError here stores nothing; the error handler maps it to 429/502/504.
-        const reply = await timing.measure('llm', () =>
-          replyWithin(model, { systemPrompt: session.systemPrompt, history: recent, message }, deps.llmTimeoutMs),
-        );
-        // 3-4. The voice and the key.
-        audio = { key: speech.keyFor(reply, session.voiceId), replyText: reply, voiceId: session.voiceId };
-        // 7, before 5-6: the exchange is appended with its audio job and its Idempotency-Key in one
-        // transaction. From here on neither the reply nor the duty to voice it can be lost.
-        replySeq = await timing.measure('db-append', () =>
-          sessions.appendExchange(owner, id, message, reply, async (tx, seq) => {
-            claim = await audioJobs.enqueue(tx, audio);
-            if (idempotencyKey !== undefined) await idempotency.complete(tx, owner, idempotencyKey, seq);
-          }),
-        );
-        if (replySeq === undefined) throw new NotFoundError(`chat session ${id} was deleted while the reply was written`);
-      } catch (err) {
-        // Nothing was appended: a retry with the same key must run afresh.
-        if (idempotencyKey !== undefined) {
-          await idempotency.release(owner, idempotencyKey).catch((e: unknown) => log.warn({ err: e }, 'could not release an Idempotency-Key'));
-        }
-        throw err;
-      }
+    /** The plain POST: prepareMessage, then run() without events. */
+    async postMessage(
+      principal: Principal,
+      id: string,
+      message: string,
+      opts: { idempotencyKey?: string | undefined } = {},
+      timing: Timing = untimed,
+    ): Promise<{ response: ChatSessionResponse; replayed: boolean }> {
+      const prepared = await service.prepareMessage(principal, id, message, opts, timing);
+      if (prepared.replayed) return { response: prepared.response, replayed: true };
+      return { response: await prepared.run(), replayed: false };
+    },
 
-      // 5-6. The audio, through the cache (a hit costs one has(), a miss one synthesis), waited for up
-      // to SPEECH_TIMEOUT_MS. A failure or a late synthesis answers audio_url null; the job lives on.
-      const audioUrl = await timing.measure('speech', () => audioJobs.awaitAudio(audio, claim, deps.speechTimeoutMs));
-
-      // 8. The whole session, with this POST's own outcome on its reply.
-      const [current, turns] = await timing.measure('db-history', () =>
-        Promise.all([findOrThrow(owner, id), sessions.messagePage(owner, id, {})]),
-      );
-      const history = textOnly(turns);
-      await timing.measure('audio-urls', () => addAudioUrls(history, current.voiceId, { index: replySeq - 1, audioUrl }));
-      return { response: { ...summary(current), history, has_more: false }, replayed: false };
+    /**
+     * Waits, at most timeoutMs, for the replies being written to be stored: a streamed reply whose
+     * client hung up has no connection left to keep a shutdown waiting for it.
+     */
+    async drain(timeoutMs: number): Promise<void> {
+      if (writing.size === 0) return;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      await Promise.race([Promise.allSettled([...writing]), late]);
+      clearTimeout(timer);
+      if (writing.size > 0) log.warn({ replies: writing.size }, `replies still being written after ${timeoutMs} ms; shutting down anyway`);
     },
 
     async delete(principal: Principal, id: string): Promise<void> {

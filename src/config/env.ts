@@ -80,6 +80,12 @@ const schema = z
     // The most speech characters synthesized for one reply (about 20 minutes at the default), the
     // note that says the rest is not read aloud included. The stored text stays whole.
     SPEECH_MAX_CHARS: int(100, 1_000_000, 20_000),
+    // How often a streamed reply sends a `: ping` comment, so that proxies keep a quiet stream open.
+    STREAM_PING_MS: int(10, 600_000, 15_000),
+    // How long a shutdown waits for replies still being written (streamed replies whose client left
+    // included). 20 s leaves the audio jobs' own 10 s drain inside the 30 s that ECS and Kubernetes
+    // give a container between SIGTERM and SIGKILL.
+    SHUTDOWN_TIMEOUT_MS: int(0, 600_000, 20_000),
     // Origins allowed to call the API from a browser: unset (no CORS), "*", or a comma-separated list.
     CORS_ORIGINS: z.preprocess(
       emptyToUndefined,
@@ -211,6 +217,8 @@ export interface Config {
   llmHistoryLimit: number;
   maxMessageChars: number;
   speechTimeoutMs: number;
+  streamPingMs: number;
+  shutdownTimeoutMs: number;
   speechMaxChars: number;
   /** Undefined: no CORS headers. ['*']: any origin. */
   corsOrigins: string[] | undefined;
@@ -291,6 +299,8 @@ export function parseConfig(source: Record<string, string | undefined>): Config 
     llmHistoryLimit: env.LLM_HISTORY_LIMIT,
     maxMessageChars: env.MAX_MESSAGE_CHARS,
     speechTimeoutMs: env.SPEECH_TIMEOUT_MS,
+    streamPingMs: env.STREAM_PING_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     speechMaxChars: env.SPEECH_MAX_CHARS,
     corsOrigins: env.CORS_ORIGINS,
     aws: {

@@ -21,7 +21,7 @@ import type { Database, Transaction } from '../db/database.ts';
 import { heldByLiveInstance } from '../db/instances.ts';
 import { audioJobs } from '../db/schema.ts';
 import { SpeechError } from '../errors.ts';
-import type { SpeechCache } from './speech-cache.ts';
+import type { EnsuredAudio, SpeechCache } from './speech-cache.ts';
 
 /** A reply's audio as the write path knows it: the key, and what the key was computed from. */
 export interface ReplyAudio {
@@ -60,9 +60,10 @@ export interface AudioJobs {
   /**
    * The audio URL once the MP3 is stored, waiting at most timeoutMs: it runs the job when enqueue
    * claimed it, else waits for whoever has it. null when the audio is not ready in time or failed;
-   * the work goes on either way.
+   * the work goes on either way. `produce` is how this POST makes the audio when it runs the job (a
+   * streamed reply joins the segments it has already synthesized); by default, speech.ensure().
    */
-  awaitAudio(audio: ReplyAudio, claim: AudioClaim, timeoutMs: number): Promise<string | null>;
+  awaitAudio(audio: ReplyAudio, claim: AudioClaim, timeoutMs: number, produce?: () => Promise<EnsuredAudio>): Promise<string | null>;
   /** Forgets a key's job, failed or not, once its audio was stored by other means (the backfill). */
   resolve(key: string): Promise<void>;
   /** Starts the background worker. */
@@ -147,12 +148,12 @@ export function createAudioJobs(deps: {
     }
   }
 
-  function run(job: Claim): Promise<string | null> {
+  function run(job: Claim, produce = () => speech.ensure(job.replyText, job.voiceId)): Promise<string | null> {
     const existing = running.get(job.key);
     if (existing) return existing;
     const work = (async () => {
       try {
-        const done = await speech.ensure(job.replyText, job.voiceId);
+        const done = await produce();
         if (!abandoned) await db.delete(audioJobs).where(mine(job.key));
         return done.url;
       } catch (err) {
@@ -259,11 +260,11 @@ export function createAudioJobs(deps: {
       return row ? { claimed: true, attempts: row.attempts } : { claimed: false };
     },
 
-    async awaitAudio(audio, claim, timeoutMs) {
+    async awaitAudio(audio, claim, timeoutMs, produce) {
       const stopWaiting = new AbortController();
       let work: Promise<string | null>;
       if (claim.claimed) {
-        work = run({ ...audio, attempts: claim.attempts });
+        work = run({ ...audio, attempts: claim.attempts }, produce);
       } else {
         work = running.get(audio.key) ?? waitForOther(audio, stopWaiting.signal);
       }

@@ -1,23 +1,34 @@
 // The write-through audio cache (steps 4-6 of the write path in docs/architecture.md): one MP3 per (reply text, voice), stored
 // under a content-addressed key, synthesized only on a miss and only once for concurrent misses.
 //
-// A reply's speech is capped (SPEECH_MAX_CHARS) and cut into pieces the engine accepts; the pieces of
-// every reply go through one fair scheduler, one flow per audio key, so that a long reply cannot make
-// the others wait behind its pieces (fair-scheduler.ts). When a piece fails, the reply's remaining
-// pieces are not started, and the ones already paid for are kept in a small piece memory, so that a
-// retry of the reply bills only what failed.
+// A reply is voiced in segments (text/segmenter.ts): its speech, capped at SPEECH_MAX_CHARS, cut at
+// sentence ends as the text arrives, the first segment short so that a streamed reply is heard early.
+// Each segment is one engine call, and the stored MP3 is the segments joined. A streamed reply and the
+// same reply posted without streaming are cut alike, so they bill the same characters and store the
+// same audio.
+//
+// Two ways to voice a reply, one code path:
+// - lazy (the plain POST, the worker, the backfill): when the reply is complete, ask the store first;
+//   only a miss synthesizes, so a reply voiced before costs nothing.
+// - eager (a streamed POST): each segment is synthesized as soon as it is cut, for the listener; the
+//   store is asked only at the end, and a reply whose key exists stores nothing more. The limit: a
+//   streamed reply whose exact text and voice were voiced before is billed again. LLM replies rarely
+//   repeat word for word, and the alternative, waiting for the whole reply, is what streaming exists
+//   to avoid.
+//
+// The segments of every reply go through one fair scheduler, one flow per reply, so that a long reply
+// cannot make the others wait behind its segments (fair-scheduler.ts). When a segment fails, the
+// reply's segments that have not started never start, and the ones already paid for are kept in a
+// small piece memory, so that a retry of the reply bills only what failed.
+import { randomUUID } from 'node:crypto';
 import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from '../storage/audio-key.ts';
 import { createFairScheduler, type FairScheduler, type FairSchedulerState } from './fair-scheduler.ts';
 import { createPieceMemory, pieceKey } from './piece-memory.ts';
 import { capSpeech } from './text/cap-speech.ts';
-import { splitForSpeech } from './text/chunk-text.ts';
+import { createSegmenter } from './text/segmenter.ts';
 import { joinMp3 } from './mp3.ts';
-import { toSpeechText } from './text/speech-text.ts';
 import type { Synthesizer } from './synthesizer.ts';
-
-/** Spoken for a reply with nothing to read aloud (only code, say), so its URL still plays. */
-export const NOTHING_TO_READ = 'This reply has nothing to read aloud.';
 
 export interface EnsuredAudio {
   key: string;
@@ -31,13 +42,46 @@ export interface EnsuredAudio {
   billedCharacters: number;
 }
 
+/** One segment's outcome, delivered in index order: its MP3, or the error that stopped it. */
+export interface SegmentAudio {
+  index: number;
+  /** The words spoken. */
+  text: string;
+  mp3: Uint8Array | null;
+  error?: unknown;
+}
+
+/** One reply being voiced while its text arrives. */
+export interface ReplySpeech {
+  /** The reply's next text delta. */
+  push(delta: string): void;
+  /** The reply is complete. */
+  end(): void;
+  /** The reply will not be stored (its LLM failed): segments that have not started never will. */
+  abandon(): void;
+  /**
+   * After end(): the segments joined and stored under `key`, unless the store has it already.
+   * Throws when a segment or the store failed; what was paid for is kept for the retry.
+   */
+  store(key: string): Promise<EnsuredAudio>;
+}
+
+export interface SpeakOptions {
+  /** Synthesize each segment as soon as it is cut (streaming); else only at store(), on a miss. */
+  eager: boolean;
+  /** Called once per segment, in index order. */
+  onSegment?: (segment: SegmentAudio) => void;
+}
+
 export interface SpeechCache {
   /** The key of a reply's audio: the prefix and sha256(reply text + voice id). */
   keyFor(replyText: string, voiceId: string): string;
   /** The read path: the URL of a reply's audio, built without any storage call. */
   urlFor(replyText: string, voiceId: string): Promise<string>;
-  /** The write path: makes sure the audio exists and returns its URL. Throws when synthesis or storage fails. */
+  /** The write path for a complete reply: makes sure the audio exists and returns its URL. Throws when synthesis or storage fails. */
   ensure(replyText: string, voiceId: string): Promise<EnsuredAudio>;
+  /** The write path for a reply whose text is still arriving. */
+  speak(voiceId: string, options: SpeakOptions): ReplySpeech;
   /** Synthesis calls in flight and waiting now, over all replies (diagnostics and tests). */
   synthesisState?(): FairSchedulerState;
 }
@@ -60,11 +104,6 @@ export interface SpeechCacheDeps {
 /** SPEECH_MAX_CHARS's default: about 20 minutes of speech. */
 export const DEFAULT_SPEECH_MAX_CHARS = 20_000;
 
-// toSpeechText parses markdown on the main thread: about 0.5 ms per 1,000 characters, 1.1 s for a
-// 2,000,000-character reply. Of a reply this many times longer than the cap only the start is parsed,
-// which still fills the cap unless most of that start is code or markup.
-const PARSE_FACTOR = 4;
-
 export function createSpeechCache({
   synthesizer,
   store,
@@ -73,39 +112,28 @@ export function createSpeechCache({
   scheduler = createFairScheduler({ capacity: synthesizer.concurrency }),
   pieceMemoryBytes = 32 * 1024 * 1024,
 }: SpeechCacheDeps): SpeechCache {
-  // Single-flight: concurrent misses for one key share one synthesis. Entries live only while the
+  // Single-flight: concurrent stores of one key share one piece of work. Entries live only while the
   // work is in flight, so this map never grows with the number of replies.
   const inFlight = new Map<string, Promise<EnsuredAudio>>();
   const pieceMemory = createPieceMemory(pieceMemoryBytes);
   // Fails early, at start-up, rather than on the first long reply.
   capSpeech('', maxSpeechChars);
+  const segmenterOptions = { maxChars: synthesizer.maxChars, maxSpeechChars };
 
   const keyFor = (replyText: string, voiceId: string) => audioKey(keyPrefix, replyText, voiceId);
 
-  function speechFor(replyText: string): string {
-    const parseLimit = maxSpeechChars * PARSE_FACTOR;
-    if (replyText.length <= parseLimit) return capSpeech(toSpeechText(replyText) || NOTHING_TO_READ, maxSpeechChars);
-    const end = /[\uD800-\uDBFF]/.test(replyText.charAt(parseLimit - 1)) ? parseLimit - 1 : parseLimit;
-    return capSpeech(toSpeechText(replyText.slice(0, end)), maxSpeechChars, { partial: true });
-  }
-
-  /** Keeps a reply's finished pieces for its retry. */
-  const remember = (keys: readonly string[], mp3s: ReadonlyArray<Uint8Array | undefined>) =>
-    mp3s.forEach((mp3, i) => mp3 && pieceMemory.set(keys[i]!, mp3));
-
-  /**
-   * The reply's pieces in order, their piece keys, and the characters billed for them now. On the
-   * first failed piece no further piece starts; the ones in flight are awaited (they are billed
-   * whatever happens), and every finished piece is remembered before the failure is thrown.
-   */
-  async function synthesize(
-    key: string,
-    replyText: string,
-    voiceId: string,
-  ): Promise<{ keys: string[]; mp3s: Uint8Array[]; characters: number }> {
-    const pieces = splitForSpeech(speechFor(replyText), synthesizer.maxChars);
-    const keys = pieces.map((piece) => pieceKey(synthesizer.id, voiceId, piece));
-    const mp3s = keys.map((k) => pieceMemory.get(k));
+  function speak(voiceId: string, { eager, onSegment }: SpeakOptions): ReplySpeech {
+    const segmenter = createSegmenter(segmenterOptions);
+    // A flow of its own in the scheduler: the reply's key is not known until its text is complete.
+    const flow = randomUUID();
+    const texts: string[] = [];
+    const work: Array<Promise<void>> = [];
+    const mp3s: Array<Uint8Array | undefined> = [];
+    const outcomes: SegmentAudio[] = [];
+    let delivered = 0;
+    let characters = 0;
+    let ended = false;
+    let abandoned = false;
     const stop = new AbortController();
     let failure: { error: unknown } | undefined;
     const fail = (error: unknown) => {
@@ -113,61 +141,119 @@ export function createSpeechCache({
       failure = { error };
       stop.abort(error);
     };
-    let characters = 0;
-    await Promise.all(
-      pieces.map(async (piece, i) => {
-        if (mp3s[i]) return;
-        try {
-          // The abort happens inside the task, before the scheduler hands the freed slot to this
-          // reply's next piece.
-          const task = async () => {
-            try {
-              return await synthesizer.synthesize(piece, voiceId);
-            } catch (error) {
-              fail(error);
-              throw error;
-            }
-          };
-          mp3s[i] = await scheduler.run(key, task, stop.signal);
-          characters += piece.length;
-        } catch (error) {
-          fail(error); // a piece that never started rejects with the first failure, already recorded
-        }
-      }),
-    );
-    if (failure) {
-      remember(keys, mp3s);
-      throw failure.error;
-    }
-    return { keys, mp3s: mp3s as Uint8Array[], characters };
-  }
 
-  async function ensureUncoalesced(key: string, replyText: string, voiceId: string): Promise<EnsuredAudio> {
-    const url = await store.url(key);
-    if (await store.has(key)) return { key, url, outcome: 'hit', billedCharacters: 0 };
-    const { keys, mp3s, characters } = await synthesize(key, replyText, voiceId);
-    try {
-      await store.put(key, joinMp3(mp3s));
-    } catch (err) {
-      // Synthesized and paid for, but not stored: the retry needs only the upload.
-      remember(keys, mp3s);
-      throw err;
+    /** Hands outcomes to onSegment in index order, as the ones before them are ready. */
+    function settle(outcome: SegmentAudio): void {
+      outcomes[outcome.index] = outcome;
+      // An abandoned reply has no listener left to tell: its stream ends with the LLM's error.
+      if (abandoned) return;
+      for (let next = outcomes[delivered]; next; next = outcomes[delivered]) {
+        delivered++;
+        onSegment?.(next);
+      }
     }
-    for (const k of keys) pieceMemory.delete(k);
-    return { key, url, outcome: 'synthesized', billedCharacters: characters };
+
+    function synthesize(index: number): Promise<void> {
+      const text = texts[index]!;
+      const remembered = pieceMemory.get(pieceKey(synthesizer.id, voiceId, text));
+      if (remembered) {
+        mp3s[index] = remembered;
+        settle({ index, text, mp3: remembered });
+        return Promise.resolve();
+      }
+      // The abort happens inside the task, before the scheduler hands the freed slot to this reply's
+      // next segment.
+      const task = async () => {
+        try {
+          return await synthesizer.synthesize(text, voiceId);
+        } catch (error) {
+          fail(error);
+          throw error;
+        }
+      };
+      return scheduler.run(flow, task, stop.signal).then(
+        (mp3) => {
+          mp3s[index] = mp3;
+          characters += text.length;
+          settle({ index, text, mp3 });
+        },
+        (error: unknown) => {
+          fail(error); // a segment that never started rejects with the first failure, already recorded
+          settle({ index, text, mp3: null, error: failure!.error });
+        },
+      );
+    }
+
+    function add(segments: string[]): void {
+      for (const text of segments) {
+        texts.push(text);
+        if (eager) work.push(synthesize(texts.length - 1));
+      }
+    }
+
+    /** Every segment synthesized (or failed), then the join, unless the store has the key. */
+    async function finish(key: string): Promise<EnsuredAudio> {
+      const url = await store.url(key);
+      if (!eager) {
+        if (await store.has(key)) return { key, url, outcome: 'hit', billedCharacters: 0 };
+        texts.forEach((_, i) => work.push(synthesize(i)));
+      }
+      await Promise.all(work);
+      const keys = texts.map((text) => pieceKey(synthesizer.id, voiceId, text));
+      const remember = () => mp3s.forEach((mp3, i) => mp3 && pieceMemory.set(keys[i]!, mp3));
+      if (failure) {
+        remember();
+        throw failure.error;
+      }
+      // A streamed reply whose audio was stored meanwhile (or long ago) adds nothing to the store.
+      if (!eager || !(await store.has(key))) {
+        try {
+          await store.put(key, joinMp3(mp3s as Uint8Array[]));
+        } catch (err) {
+          // Synthesized and paid for, but not stored: the retry needs only the upload.
+          remember();
+          throw err;
+        }
+      }
+      for (const k of keys) pieceMemory.delete(k);
+      return { key, url, outcome: 'synthesized', billedCharacters: characters };
+    }
+
+    return {
+      push(delta) {
+        if (!ended) add(segmenter.push(delta));
+      },
+      end() {
+        if (ended) return;
+        ended = true;
+        add(segmenter.end());
+      },
+      abandon() {
+        ended = true;
+        abandoned = true;
+        stop.abort(new Error('the reply was abandoned'));
+      },
+      store(key) {
+        if (!ended) throw new Error('store() before end()');
+        const running = inFlight.get(key);
+        if (running) return running.then((done) => ({ ...done, billedCharacters: 0 }));
+        const done = finish(key).finally(() => inFlight.delete(key));
+        inFlight.set(key, done);
+        return done;
+      },
+    };
   }
 
   return {
     keyFor,
     urlFor: (replyText, voiceId) => store.url(keyFor(replyText, voiceId)),
     ensure(replyText, voiceId) {
-      const key = keyFor(replyText, voiceId);
-      const running = inFlight.get(key);
-      if (running) return running.then((done) => ({ ...done, billedCharacters: 0 }));
-      const work = ensureUncoalesced(key, replyText, voiceId).finally(() => inFlight.delete(key));
-      inFlight.set(key, work);
-      return work;
+      const reply = speak(voiceId, { eager: false });
+      reply.push(replyText);
+      reply.end();
+      return reply.store(keyFor(replyText, voiceId));
     },
+    speak,
     synthesisState: () => scheduler.state(),
   };
 }

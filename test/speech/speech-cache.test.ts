@@ -11,7 +11,7 @@ import { createFairScheduler } from '../../src/speech/fair-scheduler.ts';
 import { joinMp3 } from '../../src/speech/mp3.ts';
 import { createSpeechCache, type SpeechCacheDeps } from '../../src/speech/speech-cache.ts';
 import { CUT_NOTE } from '../../src/speech/text/cap-speech.ts';
-import { splitForSpeech } from '../../src/speech/text/chunk-text.ts';
+import { segmentSpeech } from '../../src/speech/text/segmenter.ts';
 import { createFileAudioStore, type FileAudioStore } from '../../src/storage/file-audio-store.ts';
 import { usePollyServer } from '../support/polly-fixture.ts';
 import { fakeSpeechMp3 } from '../support/polly-server.ts';
@@ -91,8 +91,8 @@ describe('a reply whose piece fails', () => {
     // Capacity 8 and 4 per reply, as for Polly; the test watches what is running and waiting.
     const scheduler = createFairScheduler({ capacity: 8 });
     const speech = cache({ scheduler, maxSpeechChars: 100_000 });
-    const reply = prose('Retried', 300); // about 20,000 characters, 4 pieces in flight at once
-    const pieces = splitForSpeech(reply, 3000).length;
+    const reply = prose('Retried', 300); // about 20,000 characters in some 24 segments, 4 in flight at once
+    const pieces = segmentSpeech(reply, { maxChars: 3000, maxSpeechChars: 100_000 }).length;
     expect(pieces).toBeGreaterThanOrEqual(7);
     const isFirst = (text: string) => text.startsWith('Retried sentence number 0 ');
     const stopFailing = polly.server.failWhere((r) => isFirst(r.text), 'failure');
@@ -154,5 +154,70 @@ describe('a reply whose piece fails', () => {
     const retry = await speech.ensure(reply, 'Joanna');
     expect(retry).toMatchObject({ outcome: 'synthesized', billedCharacters: 0 });
     expect(polly.server.billedCharacters).toBe(billed);
+  });
+});
+
+describe('a reply voiced while its text arrives (speak)', () => {
+  const reply = prose('Streamed', 12); // about 850 characters: several segments
+  const segments = segmentSpeech(reply, { maxChars: 3000, maxSpeechChars: 20_000 });
+  /** The reply in small deltas, as an LLM streams it. */
+  const deltas = (text: string) => text.match(/[\s\S]{1,17}/g)!;
+
+  it('synthesizes each segment as it is cut and hands them over in order, whichever finishes first', async () => {
+    expect(segments.length).toBeGreaterThanOrEqual(3);
+    const speech = cache();
+    const first = polly.server.hold((r) => r.text === segments[0]);
+    const delivered: number[] = [];
+    const voice = speech.speak('Joanna', { eager: true, onSegment: (s) => delivered.push(s.index) });
+    for (const delta of deltas(reply)) voice.push(delta);
+    voice.end();
+    // The later segments are answered while the first is held; none is handed over before it.
+    await vi.waitFor(() => expect(polly.server.synthRequests.filter((r) => r.status === 200)).toHaveLength(segments.length - 1));
+    expect(delivered).toEqual([]);
+    first.release();
+    const done = await voice.store(speech.keyFor(reply, 'Joanna'));
+    expect(delivered).toEqual(segments.map((_, i) => i));
+    expect(polly.server.synthRequests.map((r) => r.text).sort()).toEqual([...segments].sort());
+    expect(done).toMatchObject({ outcome: 'synthesized', billedCharacters: segments.join('').length });
+    const stored = new Uint8Array(readFileSync(store.pathOf(done.key)));
+    expect(Buffer.from(stored).equals(Buffer.from(joinMp3(segments.map(fakeSpeechMp3))))).toBe(true);
+  });
+
+  it('stores nothing more when the key exists already, though a streamed reply has paid for its segments', async () => {
+    const puts: string[] = [];
+    const counting: FileAudioStore = { ...store, put: (key, mp3) => (puts.push(key), store.put(key, mp3)) };
+    const speech = cache({ store: counting });
+    const text = prose('Twice', 4);
+    await speech.ensure(text, 'Joanna');
+    expect(puts).toHaveLength(1);
+    const billed = polly.server.billedCharacters;
+
+    // The plain path asks the store first and pays nothing ...
+    expect(await speech.ensure(text, 'Joanna')).toMatchObject({ outcome: 'hit', billedCharacters: 0 });
+    expect(polly.server.billedCharacters).toBe(billed);
+    // ... the streamed path synthesized before the key was known, and only skips the upload.
+    const voice = speech.speak('Joanna', { eager: true });
+    voice.push(text);
+    voice.end();
+    const again = await voice.store(speech.keyFor(text, 'Joanna'));
+    expect(again.billedCharacters).toBe(polly.server.billedCharacters - billed);
+    expect(again.billedCharacters).toBeGreaterThan(0);
+    expect(puts).toHaveLength(1);
+  });
+
+  it('starts no further segment once abandoned (the LLM failed), and hands nothing more over', async () => {
+    const speech = cache({ scheduler: createFairScheduler({ capacity: 1 }) });
+    const first = polly.server.hold((r) => r.text === segments[0]);
+    const outcomes: Array<{ index: number; ok: boolean }> = [];
+    const voice = speech.speak('Joanna', { eager: true, onSegment: (s) => outcomes.push({ index: s.index, ok: s.mp3 !== null }) });
+    for (const delta of deltas(reply)) voice.push(delta);
+    await vi.waitFor(() => expect(first.waiting).toBe(1));
+    voice.abandon();
+    first.release();
+    await vi.waitFor(() => expect(polly.server.synthRequests.map((r) => r.status)).toEqual([200]));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Only the segment already at Polly was sent, and its reply's listener is gone.
+    expect(polly.server.synthRequests.map((r) => r.text)).toEqual([segments[0]]);
+    expect(outcomes).toEqual([]);
   });
 });

@@ -141,7 +141,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Send a message; the reply is saved with the audio URL of its speech */
+        /**
+         * Send a message; the reply is saved with the audio URL of its speech, or streamed as it is written and spoken
+         * @description With Accept: text/event-stream the reply is streamed as Server-Sent Events, each `event: <name>` with one `data:` line of JSON: `text` {delta} as the LLM writes (the deltas joined are the stored reply); `audio` {index, text, audio} as each segment of its speech is synthesized, in order, audio being one complete MP3 in base64 (or null, with an error, when the segment failed); `done` with the same session the plain POST returns, once the exchange is stored; `error` {statusCode, error, message} when the LLM failed after the stream began, in which case nothing is stored. A `: ping` comment line comes every 15 s. Anything refused before the reply starts is a JSON error with its status, as without streaming. A client that disconnects loses nothing: the reply and its audio are still stored.
+         */
         post: operations["postMessage"];
         delete?: never;
         options?: never;
@@ -1412,13 +1415,14 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The whole session, ending with the message and its reply (audio_url null if synthesis failed) */
+            /** @description The whole session, ending with the message and its reply (audio_url null if synthesis failed); with Accept: text/event-stream, the events described above */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ChatSessionResponse"];
+                    "text/event-stream": string;
                 };
             };
             /** @description The request is invalid: message names the parameter or field and what is wrong with it */
