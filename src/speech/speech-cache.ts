@@ -219,13 +219,20 @@ export function createSpeechCache({
       return { key, url, outcome: 'synthesized', billedCharacters: characters };
     }
 
+    // Lazy, nothing is synthesized before the end, so the text is cut once, whole: the segmenter
+    // re-parses a growing text (about nine parses of the whole reply), which only streaming needs.
+    // The segments are the same either way.
+    let unsegmented = '';
     return {
       push(delta) {
-        if (!ended) add(segmenter.push(delta));
+        if (ended) return;
+        if (eager) add(segmenter.push(delta));
+        else unsegmented += delta;
       },
       end() {
         if (ended) return;
         ended = true;
+        add(segmenter.push(unsegmented));
         add(segmenter.end());
       },
       abandon() {
