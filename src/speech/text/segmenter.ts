@@ -127,9 +127,13 @@ export function createSegmenter({ maxChars, maxSpeechChars }: SegmenterOptions):
   let said = 0;
   let nextSentence = 0;
 
+  // The last parse: end() right after a push that parsed (a whole reply, one push) parses nothing again.
+  let parsed: { prefix: string; soFar: ReturnType<typeof speechSoFar> } | undefined;
+
   /** Parses `prefix` and adds the sentences no later text can change to `speech`. */
   function take(prefix: string, complete: boolean): void {
-    const { blocks, settled } = speechSoFar(prefix);
+    if (parsed?.prefix !== prefix) parsed = { prefix, soFar: speechSoFar(prefix) };
+    const { blocks, settled } = parsed.soFar;
     for (; block < blocks.length; block++, blockTaken = 0) {
       const blockSpeech = blocks[block]!;
       const spans = sentenceSpans(blockSpeech);
