@@ -329,13 +329,13 @@ export function renderMarkdown(result: BenchResult): string {
     '',
   );
   table(
-    ['reply', 'speech chars', 'pieces', 'Polly serial ms', 'Polly parallel ms', 'speech ms', 'POST total ms'],
+    ['reply', 'speech chars', 'segments', 'Polly serial ms', 'Polly 4 at a time ms', 'speech ms', 'POST total ms'],
     [
       ['2,000 chars', wt.short],
       ['9,000 chars', wt.long],
     ].map(([label, l]) => {
       const r = l as WriteThroughResult['short'];
-      return [label as string, n(r.speechChars), String(r.pieces), r.pollySerialMs.toFixed(0), r.pollyParallelMs.toFixed(0), ms(r.speechMs), ms(r.totalMs)];
+      return [label as string, n(r.speechChars), String(r.segments), r.pollySerialMs.toFixed(0), r.pollyParallelMs.toFixed(0), ms(r.speechMs), ms(r.totalMs)];
     }),
   );
   lines.push(`9,000 / 2,000 characters: ${x(wt.longOverShort)} (POST total).`, '');

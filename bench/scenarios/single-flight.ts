@@ -1,10 +1,9 @@
 // Scenario 5: what the audio costs. Concurrent POSTs that produce one reply share one synthesis
 // (single-flight), and over many replies with repeats, Polly bills exactly the characters of the
 // distinct speech texts: repeats are cache hits, and markdown and code are never sent.
-import { splitForSpeech } from '../../src/speech/text/chunk-text.ts';
 import { POLLY_MAX_BILLED_CHARS } from '../../src/speech/engines/polly/polly-synthesizer.ts';
-import { NOTHING_TO_READ } from '../../src/speech/text/segmenter.ts';
-import { toSpeechText } from '../../src/speech/text/speech-text.ts';
+import { DEFAULT_SPEECH_MAX_CHARS } from '../../src/speech/speech-cache.ts';
+import { segmentSpeech } from '../../src/speech/text/segmenter.ts';
 import type { BenchContext } from '../context.ts';
 import { createSession, postMessage } from '../http.ts';
 import { markdownReply, proseReply } from '../replies.ts';
@@ -82,7 +81,7 @@ export async function cost(ctx: BenchContext): Promise<CostResult> {
   );
 
   const spokenChars = (reply: string) =>
-    splitForSpeech(toSpeechText(reply) || NOTHING_TO_READ, POLLY_MAX_BILLED_CHARS).reduce((n, p) => n + [...p].length, 0);
+    segmentSpeech(reply, { maxChars: POLLY_MAX_BILLED_CHARS, maxSpeechChars: DEFAULT_SPEECH_MAX_CHARS }).reduce((n, p) => n + [...p].length, 0);
   const minimumChars = texts.reduce((n, t) => n + spokenChars(t), 0);
   const billedChars = peers.polly.billedCharacters - billedBefore;
   return {

@@ -321,10 +321,10 @@ describe('segment sizes', () => {
     expect(segmentSpeech('Sure, here it is, in short form. Next.', POLLY)[0]).toBe('Sure, here it is, in short form.');
   });
 
-  it('grows segments 100, 200, 400, 800, then 1000 characters, closing at sentence ends', () => {
-    const reply = 'Twenty characters ok. '.repeat(400); // sentences of 21 characters
+  it('grows segments 100, 200, 400, 800, 1600 characters and on, up to maxChars, closing at sentence ends', () => {
+    const reply = 'Twenty characters ok. '.repeat(600); // sentences of 21 characters
     const lengths = segmentSpeech(reply, POLLY).map((s) => s.length);
-    expect(lengths.slice(0, 7)).toEqual([21, 109, 219, 417, 813, 1011, 1011]);
+    expect(lengths.slice(0, 8)).toEqual([21, 109, 219, 417, 813, 1605, 2991, 2991]);
     expect(segmentSpeech(reply, { maxChars: 500, maxSpeechChars: 20_000 }).map((s) => s.length).slice(0, 6)).toEqual([
       21, 109, 219, 417, 483, 483,
     ]);

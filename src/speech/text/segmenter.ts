@@ -73,14 +73,18 @@ const REPARSE_GROWTH = 1 / 8;
 // one sentence: synthesis takes time in proportion to the text. A first sentence longer than
 // LONG_FIRST_SENTENCE is cut after its first clause that leaves at least FIRST_CLAUSE_MIN characters,
 // and said as soon as that clause is settled. While a segment plays (100 characters are about 7 s of
-// speech), the next is synthesized in a fraction of that, so each may be twice as long as the last:
-// fewer calls (a 20,000-character reply takes about 25 rather than hundreds), each with its own round
-// trip, and fewer joins in the audio. Growth stops at 1,000 characters (about a minute of speech), so
-// that a failed call costs little to redo and the next audio never waits long.
+// speech), the next is synthesized in a fraction of that, so each may be twice as long as the last,
+// up to the engine's limit: fewer calls, each with its own round trip (Polly's is about 150 ms), and
+// fewer joins in the audio. Doubling keeps the audio flowing as long as the model writes faster than
+// speech is spoken (about 15 characters a second). Growing to the engine's limit rather than stopping
+// short of it matters most to the plain POST, which synthesizes every segment at once, at most four
+// at a time for one reply: a 9,000-character reply is 8 Polly calls rather than 12 with growth
+// stopped at 1,000, and its POST took 1.44 times as long as a 2,000-character one's rather than 1.96
+// (bench scenario 4, `npm run bench -- --smoke --pairs 8`; 1.25 with the 3,000-character pieces that
+// came before segments, when a 2,000-character reply was one call).
 const LONG_FIRST_SENTENCE = 100;
 const FIRST_CLAUSE_MIN = 20;
-const GROWING_TARGETS = [100, 200, 400, 800];
-const LAST_TARGET = 1000;
+const SECOND_TARGET = 100;
 
 // After , ; : or a dash, before a space: where segment 0 may end inside a long first sentence.
 const CLAUSE_END = /[,;:—](?=\s)/gu;
@@ -292,7 +296,8 @@ function firstClauseEnd(sentence: string, settled: number): number | undefined {
 function createPacker(maxChars: number, segments: string[]) {
   let current = '';
   let count = 0;
-  const target = (): number => (count === 0 ? 1 : Math.min(maxChars, GROWING_TARGETS[count - 1] ?? LAST_TARGET));
+  // 1 for segment 0 (its first unit), then 100, 200, 400, ... up to maxChars.
+  const target = (): number => (count === 0 ? 1 : Math.min(maxChars, SECOND_TARGET * 2 ** (count - 1)));
   const flush = (): void => {
     if (current === '') return;
     segments.push(current);
