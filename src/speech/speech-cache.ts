@@ -25,7 +25,6 @@ import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from '../storage/audio-key.ts';
 import { createFairScheduler, type FairScheduler, type FairSchedulerState } from './fair-scheduler.ts';
 import { createPieceMemory, pieceKey } from './piece-memory.ts';
-import { capSpeech } from './text/cap-speech.ts';
 import { createSegmenter } from './text/segmenter.ts';
 import { joinMp3 } from './mp3.ts';
 import type { Synthesizer } from './synthesizer.ts';
@@ -116,9 +115,9 @@ export function createSpeechCache({
   // work is in flight, so this map never grows with the number of replies.
   const inFlight = new Map<string, Promise<EnsuredAudio>>();
   const pieceMemory = createPieceMemory(pieceMemoryBytes);
-  // Fails early, at start-up, rather than on the first long reply.
-  capSpeech('', maxSpeechChars);
   const segmenterOptions = { maxChars: synthesizer.maxChars, maxSpeechChars };
+  // A segmenter checks both limits: a bad one fails here, at start-up, not on the first reply.
+  createSegmenter(segmenterOptions);
 
   const keyFor = (replyText: string, voiceId: string) => audioKey(keyPrefix, replyText, voiceId);
 
