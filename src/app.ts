@@ -26,6 +26,7 @@ import { personaRoutes } from './personas/persona-routes.ts';
 import { PersonaSchema } from './personas/persona-schemas.ts';
 import type { PersonaService } from './personas/persona-service.ts';
 import type { VoiceCatalogue } from './speech/synthesizer.ts';
+import type { VoicePreview } from './voices/voice-preview.ts';
 import { voiceRoutes } from './voices/voice-routes.ts';
 import { audioFileRoutes } from './storage/audio-file-routes.ts';
 import type { FileAudioStore } from './storage/file-audio-store.ts';
@@ -37,6 +38,8 @@ export interface AppDeps {
   personas: PersonaService;
   chat: ChatService;
   voices: VoiceCatalogue;
+  /** GET /api/voices/{voice_id}/preview: a voice saying a sample sentence, made once per voice. */
+  voicePreview: VoicePreview;
   /** Set when audio lives on this machine: the API serves it under /audio. */
   audioFiles: FileAudioStore | undefined;
   maxMessageChars: number;
@@ -153,7 +156,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   await app.register(apiKeyRoutes, { keys: deps.apiKeys });
   await app.register(personaRoutes, { personas: deps.personas });
   await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars, streamPingMs: deps.streamPingMs });
-  await app.register(voiceRoutes, { voices: deps.voices });
+  await app.register(voiceRoutes, { voices: deps.voices, voicePreview: deps.voicePreview });
   if (deps.audioFiles) await app.register(audioFileRoutes, { store: deps.audioFiles });
 
   if (deps.onClose) {

@@ -29,6 +29,7 @@ import type { Synthesizer, VoiceCatalogue } from './speech/synthesizer.ts';
 import type { AudioStore } from './storage/audio-store.ts';
 import { createFileAudioStore, type FileAudioStore } from './storage/file-audio-store.ts';
 import { createS3AudioStore, createS3Client } from './storage/s3-audio-store.ts';
+import { createVoicePreview } from './voices/voice-preview.ts';
 import type { AppDeps } from './app.ts';
 import type { AccessOptions } from './http/access.ts';
 
@@ -221,6 +222,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
       personas,
       chat,
       voices,
+      voicePreview: createVoicePreview({ voices, speech, timeoutMs: config.speechTimeoutMs }),
       audioFiles,
       maxMessageChars: config.maxMessageChars,
       streamPingMs: config.streamPingMs,

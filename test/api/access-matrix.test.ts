@@ -48,6 +48,8 @@ interface Row {
 const MATRIX: Record<string, Row> = withHeads({
   'GET /healthz': { access: 'public', call: () => ({ url: '/healthz' }), expect: everyone(200) },
   'GET /api/voices': { access: 'public', call: () => ({ url: '/api/voices' }), expect: everyone(200) },
+  // Public because <audio src> cannot send a credential; each voice is synthesized once, ever.
+  'GET /api/voices/:voice_id/preview': { access: 'public', call: () => ({ url: '/api/voices/Joanna/preview' }), expect: everyone(302) },
   // Public because the key is a SHA-256 nobody can guess: here, the audio of A's reply.
   'GET /audio/*': { access: 'public', call: () => ({ url: fixtures.audioPath }), expect: everyone(200) },
 

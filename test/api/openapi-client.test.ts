@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import createClient from 'openapi-fetch';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { API_TYPES_PATH, apiTypesFrom } from '../support/api-types.ts';
-import type { paths } from '../support/generated/api-schema.ts';
+import type { paths } from '../../web/src/api/schema.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 let t: TestApp;
@@ -21,7 +21,7 @@ describe('a client generated from the OpenAPI document', () => {
     const document: unknown = await (await fetch(`${origin}/docs/json`)).json();
     const generated = await apiTypesFrom(document);
     // When this fails, the API's document changed: run `npm run openapi:types` and commit the result.
-    expect(generated, 'test/support/generated/api-schema.ts is stale: run npm run openapi:types').toBe(
+    expect(generated, 'web/src/api/schema.ts is stale: run npm run openapi:types').toBe(
       readFileSync(API_TYPES_PATH, 'utf8'),
     );
   });

@@ -169,6 +169,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/voices/{voice_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Hear a voice: a redirect to an MP3 of it saying a short sample sentence in its language
+         * @description Answers 302 with Location set to the MP3 (a relative /audio/... URL with local storage, an absolute one with S3). The sentence is in the language of the voice (English for languages without one). The preview is stored under the audio key rule, prefix + sha256(sentence + voice_id) + ".mp3", so each voice is synthesized once, ever. Counted by MESSAGE_RATE_LIMIT_PER_MINUTE.
+         */
+        get: operations["previewVoice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/audio/{key}": {
         parameters: {
             query?: never;
@@ -1573,6 +1593,75 @@ export interface operations {
                 };
             };
             /** @description The speech engine could not be asked (it did not list its voices); retry later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewVoice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A voice id from GET /api/voices, e.g. Matthew (case-sensitive) */
+                voice_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The preview exists (or was made now): follow Location */
+            302: {
+                headers: {
+                    /** @description The URL of the MP3: relative to the API for local audio, absolute for S3 */
+                    location?: string;
+                    /** @description no-store: the redirect is not cached, the MP3 it names is */
+                    "cache-control"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is invalid: message names the parameter or field and what is wrong with it */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The voice is unknown, or not available on the configured engine; message names it */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A rate limit (RATE_LIMIT_PER_MINUTE or MESSAGE_RATE_LIMIT_PER_MINUTE) was reached; message names it */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets */
+                    "retry-after"?: number;
+                    /** @description Requests allowed per minute */
+                    "x-ratelimit-limit"?: number;
+                    /** @description Requests left in this minute */
+                    "x-ratelimit-remaining"?: number;
+                    /** @description Seconds until the count resets */
+                    "x-ratelimit-reset"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Speech failed (message names what failed), the preview was not ready within SPEECH_TIMEOUT_MS, or the voice list could not be fetched; retry later */
             503: {
                 headers: {
                     [name: string]: unknown;
