@@ -22,6 +22,7 @@ import { answerClientError, answerFrameworkError } from './http/protocol-errors.
 import { requestIdFrom } from './http/request-id.ts';
 import { buildValidator, formatValidationErrors } from './http/validation.ts';
 import { ErrorSchema } from './http/schemas.ts';
+import { pageRoutes, type PageOptions } from './page/page-routes.ts';
 import { personaRoutes } from './personas/persona-routes.ts';
 import { PersonaSchema } from './personas/persona-schemas.ts';
 import type { PersonaService } from './personas/persona-service.ts';
@@ -45,6 +46,8 @@ export interface AppDeps {
   maxMessageChars: number;
   /** STREAM_PING_MS: the comment line that keeps a streamed reply open through proxies. */
   streamPingMs: number;
+  /** The chat page at / (web/, built into dist/web). */
+  page: PageOptions;
   /** Origins allowed by CORS: undefined for none, ['*'] for any. */
   corsOrigins?: string[] | undefined;
   /** Runs when the app closes, after in-flight requests finished (closes the database). */
@@ -158,6 +161,7 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
   await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars, streamPingMs: deps.streamPingMs });
   await app.register(voiceRoutes, { voices: deps.voices, voicePreview: deps.voicePreview });
   if (deps.audioFiles) await app.register(audioFileRoutes, { store: deps.audioFiles });
+  await app.register(pageRoutes, deps.page);
 
   if (deps.onClose) {
     const close = deps.onClose;

@@ -1,6 +1,7 @@
 // The one place where implementations are chosen from the config and connected. main.ts, the CLIs,
 // the tests and the benchmarks all build the product through here.
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyBaseLogger } from 'fastify';
 import { Redis } from 'ioredis';
 import { createApiKeyRepository } from './access/api-key-repository.ts';
@@ -62,6 +63,20 @@ export interface WiringOverrides {
   jwksRefetchCooldownMs?: number;
   /** The reply audio worker's timings (retry delays, polling); drills shorten them. */
   audioJobs?: AudioJobOptions;
+  /** The built page (default PAGE_DIR); the browser tests build theirs into a folder of their own. */
+  pageDir?: string;
+}
+
+/** Where `npm run build:web` (run by npm ci) puts the page that GET / serves. */
+export const PAGE_DIR = fileURLToPath(new URL('../dist/web/', import.meta.url));
+
+/**
+ * The origin of the store's audio URLs when it is not the API's own (S3, a CDN), for the page's
+ * media-src. The URL is built locally, with no storage call, from a key of the right shape.
+ */
+async function audioOrigins(store: AudioStore, keyPrefix: string): Promise<string[]> {
+  const url = await store.url(`${keyPrefix}${'0'.repeat(64)}.mp3`);
+  return /^https?:\/\//i.test(url) ? [new URL(url).origin] : [];
 }
 
 /** How often expired Idempotency-Keys are deleted. */
@@ -227,6 +242,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
       maxMessageChars: config.maxMessageChars,
       streamPingMs: config.streamPingMs,
       corsOrigins: config.corsOrigins,
+      page: { dir: overrides.pageDir ?? PAGE_DIR, mediaOrigins: await audioOrigins(store, keyPrefix) },
       onClose: close,
     },
     database,

@@ -3,9 +3,11 @@
 // route added later without a row here fails its test. Owner A marks everything it makes, and every
 // body that anyone but A receives is searched for A's marker and A's ids.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
 import type { HTTPMethods, LightMyRequestResponse } from 'fastify';
 import { generateKeyPair, SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Access, AccessRule } from '../../src/http/access.ts';
 import { startTestApp } from '../support/test-app.ts';
 
@@ -48,6 +50,10 @@ interface Row {
 const MATRIX: Record<string, Row> = withHeads({
   'GET /healthz': { access: 'public', call: () => ({ url: '/healthz' }), expect: everyone(200) },
   'GET /api/voices': { access: 'public', call: () => ({ url: '/api/voices' }), expect: everyone(200) },
+  // The web page and its files: the page asks for a key itself when the API answers 401.
+  'GET /': { access: 'public', call: () => ({ url: '/' }), expect: everyone(200) },
+  'GET /favicon.svg': { access: 'public', call: () => ({ url: '/favicon.svg' }), expect: everyone(200) },
+  'GET /assets/*': { access: 'public', call: () => ({ url: `/assets/${pageScript()}` }), expect: everyone(200) },
   // Public because <audio src> cannot send a credential; each voice is synthesized once, ever.
   'GET /api/voices/:voice_id/preview': { access: 'public', call: () => ({ url: '/api/voices/Joanna/preview' }), expect: everyone(302) },
   // Public because the key is a SHA-256 nobody can guess: here, the audio of A's reply.
@@ -181,6 +187,9 @@ const credentials: Record<Caller | 'unknownKey', string | undefined> = {
 
 /** A's resources for the calls that only read, and the admin's shared persona. */
 const fixtures = { session: '', persona: '', audioPath: '', sharedPersona: '' };
+
+/** The hashed name of the page's script in this run's build. */
+const pageScript = () => readdirSync(path.join(inject('webDir'), 'assets')).find((f) => f.endsWith('.js'))!;
 
 /** Everything of A's that nobody else may read: the marker, and the id of everything A made. */
 const secretsOfA = new Set<string>([MARK]);

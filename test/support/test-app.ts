@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
 import { pino } from 'pino';
 import { buildApp } from '../../src/app.ts';
 import { parseConfig, type Config } from '../../src/config/env.ts';
@@ -58,7 +59,8 @@ export async function startTestApp(env: Record<string, string> = {}, opts: TestA
   // A shared handle is closed by the instance that opened it, never by this one.
   // Two instances on one handle are two processes on one database: neither may take the other's work.
   const handle = shared ? { ...shared, singleProcess: false, close: async () => {} } : database.open();
-  const product = await wireProduct(config, log, { ...opts.wiring, database: handle });
+  // The page this run built (test/support/web-build.ts), not dist/web, which may be stale or absent.
+  const product = await wireProduct(config, log, { pageDir: inject('webDir'), ...opts.wiring, database: handle });
   const app = await buildApp(product.app, { logger: log });
   await app.ready();
   // As main.ts does: the heartbeat, the reply audio worker, the Idempotency-Key purge.
