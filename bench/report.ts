@@ -14,6 +14,7 @@ import type { WriteThroughResult } from './scenarios/write-through.ts';
 import { LONG_CHARS, SHORT_CHARS, type FairnessResult } from './scenarios/fairness.ts';
 import { DRILL_POSTS, type CrashDrillResult } from './scenarios/crash-drill.ts';
 import type { StreamingResult } from './scenarios/streaming.ts';
+import type { PageResult } from './scenarios/page.ts';
 import type { Stat } from './stats.ts';
 
 export interface RoundResult {
@@ -61,6 +62,8 @@ export interface BenchResult {
   crashDrill?: CrashDrillResult;
   /** Scenario 10, run once, after the rounds on the main API (absent from results written before it existed). */
   streaming?: StreamingResult;
+  /** Scenario 11, in Chromium, after scenario 10 (absent without Chromium, and from older results). */
+  page?: PageResult;
   targets: Target[];
 }
 
@@ -78,6 +81,7 @@ export function evaluateTargets(
   fair?: FairnessResult,
   drill?: CrashDrillResult,
   stream?: StreamingResult,
+  page?: PageResult,
 ): Target[] {
   const first = rounds[0]!;
   const last = rounds.at(-1)!;
@@ -244,6 +248,22 @@ export function evaluateTargets(
         measured: `${stream.billed.ratio.toFixed(2)} (${n(stream.billed.streamed)} / ${n(stream.billed.plain)})`,
         target: '1.00',
         met: stream.billed.streamed === stream.billed.plain,
+      },
+    );
+  }
+  if (page) {
+    targets.push(
+      {
+        name: "The page's JavaScript, gzipped",
+        measured: `${(page.assets.jsGzipBytes / 1024).toFixed(1)} KB (${(page.assets.jsBytes / 1024).toFixed(1)} KB before gzip)`,
+        target: '< 100 KB',
+        met: page.assets.jsGzipBytes < 100 * 1024,
+      },
+      {
+        name: 'On the page: Send to first audio heard, streaming against the plain POST',
+        measured: `${x(page.speedup)} sooner (${page.streamedMs.median.toFixed(0)} / ${page.plainMs.median.toFixed(0)} ms)`,
+        target: 'sooner',
+        met: page.streamedMs.median < page.plainMs.median,
       },
     );
   }
@@ -470,6 +490,28 @@ export function renderMarkdown(result: BenchResult): string {
       `First audio ${x(stream.speedup)} sooner than the plain POST's answer; ${stream.withinBudget} of ${stream.samples} within budget; ` +
         `first segment ${stream.firstSegmentChars} characters (median). Billed characters streamed / plain: ` +
         `${n(stream.billed.streamed)} / ${n(stream.billed.plain)} = ${stream.billed.ratio.toFixed(2)}.`,
+      '',
+    );
+  }
+  const page = result.page;
+  if (page) {
+    lines.push(
+      `### 11. The web page in Chromium (the reply of scenario 10: ${n(page.replyChars)} characters at ` +
+        `${n(page.rate.charsPerSecond)} characters/s; Autoplay on)`,
+      '',
+    );
+    table(
+      ['from pressing Send until the first audio is heard', 'ms', 'samples'],
+      [
+        ['**streaming POST** (`/`)', ms(page.streamedMs, 0), String(page.streamedMs.n)],
+        ['plain POST (`/?stream=off`)', ms(page.plainMs, 0), String(page.plainMs.n)],
+      ],
+    );
+    const kb = (b: number) => `${(b / 1024).toFixed(1)} KB`;
+    lines.push(
+      `The first audio is heard ${x(page.speedup)} sooner with streaming. The page's JavaScript is ` +
+        `${kb(page.assets.jsGzipBytes)} gzipped (${kb(page.assets.jsBytes)} before), its CSS ${kb(page.assets.cssGzipBytes)} ` +
+        `and its HTML ${kb(page.assets.htmlGzipBytes)}.`,
       '',
     );
   }

@@ -24,6 +24,7 @@ import { writeThrough } from './scenarios/write-through.ts';
 import { fairness } from './scenarios/fairness.ts';
 import { crashDrill } from './scenarios/crash-drill.ts';
 import { streaming } from './scenarios/streaming.ts';
+import { buildPage, chromiumAvailable, CHROMIUM, pageScenario, type PageResult } from './scenarios/page.ts';
 import { createBenchDatabase, seedAudio, seedSessions, type BenchDatabase } from './seed.ts';
 
 const HELP = `npm run bench -- [flags]
@@ -46,6 +47,8 @@ const HELP = `npm run bench -- [flags]
                           in the fairness scenario (its own API process, with eSpeak)
   --stream-samples 10     streamed and plain posts of one 1,500-character reply each, in the
                           streaming scenario (on the main API, after the rounds)
+  --page-samples 5        messages sent from the web page in Chromium, streamed and plain, in
+                          the page scenario (after the streaming one; skipped without Chromium)
   --drills 3              crash drills (kill -9 during 30 posts, then a restart), each with an
                           API process and a database of its own
   --rounds 5              rounds of scenarios 1-5 (memory check)
@@ -78,6 +81,7 @@ const { values: flags } = parseArgs({
     'fair-samples': { type: 'string' },
     drills: { type: 'string' },
     'stream-samples': { type: 'string' },
+    'page-samples': { type: 'string' },
     rounds: { type: 'string' },
     'full-rounds': { type: 'boolean' },
     'polly-ms': { type: 'string' },
@@ -164,6 +168,7 @@ const rounds = numberFlag('rounds', base.rounds);
 const fairSamples = numberFlag('fair-samples', flags.smoke ? 3 : 20);
 const drills = numberFlag('drills', flags.smoke ? 1 : 3);
 const streamSamples = numberFlag('stream-samples', flags.smoke ? 2 : 10);
+const pageSamples = numberFlag('page-samples', flags.smoke ? 2 : 5);
 // Later rounds do the same kinds of work, with fewer samples, so that five rounds fit the time budget.
 const laterRounds: Plan = flags['full-rounds']
   ? plan
@@ -194,6 +199,8 @@ let peers: Peers | undefined;
 let database: BenchDatabase | undefined;
 let api: ApiProcess | undefined;
 try {
+  // The page that the API serves, built from the source as it is (the page scenario measures it).
+  if (chromiumAvailable()) await buildPage();
   peers = await startPeers(pollyLatency);
   database = await createBenchDatabase(postgresUrl);
   log(`seeding ${database.kind}: histories of ${plan.sizes.join(', ')} messages, ${rounds} round(s) of append sessions`);
@@ -260,6 +267,13 @@ try {
 
   log('streaming scenario');
   const stream = await streaming({ api, peers, samples: streamSamples, pollyLatency, log });
+  let page: PageResult | undefined;
+  if (chromiumAvailable()) {
+    log('page scenario (Chromium)');
+    page = await pageScenario({ api, peers, samples: pageSamples, log });
+  } else {
+    log(`page scenario skipped: no Chromium at ${CHROMIUM} (Debian: apt-get install chromium)`);
+  }
 
   // Scenario 8 runs an API process of its own, with eSpeak; the main one is stopped first, so that
   // the two do not share the machine.
@@ -290,7 +304,8 @@ try {
     fairness: fair,
     crashDrill: drill,
     streaming: stream,
-    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill, stream),
+    page,
+    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill, stream, page),
   };
   console.log(renderMarkdown(report));
   log(`results in ${writeResults(report, outDir)}`);
