@@ -144,6 +144,8 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
     const headers = { 'idempotency-key': crypto.randomUUID() };
     const path = { session_id: sessionId };
     let started = false;
+    // The next drawing of the deltas, cancelled when the stream ends, whichever way it ends.
+    let frame = 0;
     try {
       let session: ChatSession;
       if (STREAMING) {
@@ -158,7 +160,6 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
         if (!response.ok) throw ApiError.from(response.status, error);
         started = true;
         let pending = '';
-        let frame = 0;
         // Deltas are drawn once per frame, not once per delta.
         const flush = () => {
           frame = 0;
@@ -181,6 +182,7 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
             player().segmentsChanged(reply.id);
           },
         });
+        // done's stored reply replaces the drawn text below: no delta may be drawn after it.
         cancelAnimationFrame(frame);
       } else {
         session = await call(api.POST('/api/chat/{session_id}/message', { params: { path }, body: { message: text }, headers }));
@@ -204,7 +206,7 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
       if (!STREAMING && autoplay && storedReply?.audio_url) player().playUrl(reply.id, storedReply.audio_url);
     } catch (err) {
       queue.complete = true;
-      if (playerState.track === reply.id || player().state().track === reply.id) player().stop();
+      if (player().state().track === reply.id) player().stop();
       if (!started || err instanceof StreamError) {
         // Refused, or the LLM failed: nothing was stored, so the words go back to the composer.
         setState((s) => ({ ...s, messages: s.messages.filter((m) => m.id !== user.id && m.id !== reply.id) }));
@@ -216,6 +218,7 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
         await loadLatest().catch(report);
       }
     } finally {
+      cancelAnimationFrame(frame);
       setSending(false);
     }
   };
@@ -283,11 +286,7 @@ interface ReplyProps {
   onPlay(): void;
 }
 
-// While a reply streams, the conversation renders once per frame; the replies that did not change
-// skip their markdown. onPlay is left out of the comparison: it is a new closure on every render,
-// and what it does depends only on the message, which is compared.
-const Reply = memo(
-  function Reply({ message, speaker, playing, failed, onPlay }: ReplyProps) {
+function ReplyView({ message, speaker, playing, failed, onPlay }: ReplyProps) {
   const notReady = !message.streaming && (failed || message.audio_url === null);
   return (
     <article class={`message model${message.streaming ? ' streaming' : ''}`} aria-label={speaker}>
@@ -295,7 +294,7 @@ const Reply = memo(
       {message.streaming && message.content === '' && <p class="hint">Writing…</p>}
       <div class="audio">
         {playing ? (
-          <button type="button" class="play" aria-pressed="true" onClick={() => player().stop()}>
+          <button type="button" class="play" onClick={() => player().stop()}>
             Stop
           </button>
         ) : notReady ? (
@@ -313,7 +312,13 @@ const Reply = memo(
       </div>
     </article>
   );
-  },
+}
+
+// While a reply streams, the conversation renders once per frame; the replies that did not change
+// skip their markdown. onPlay is left out of the comparison: it is a new closure on every render,
+// and what it does depends only on the message, which is compared.
+const Reply = memo(
+  ReplyView,
   (a, b) => a.message === b.message && a.speaker === b.speaker && a.playing === b.playing && a.failed === b.failed,
 );
 
