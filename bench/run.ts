@@ -24,7 +24,8 @@ import { writeThrough } from './scenarios/write-through.ts';
 import { fairness } from './scenarios/fairness.ts';
 import { crashDrill } from './scenarios/crash-drill.ts';
 import { streaming } from './scenarios/streaming.ts';
-import { buildPage, chromiumAvailable, CHROMIUM, pageScenario, type PageResult } from './scenarios/page.ts';
+import { buildPage, chromiumAvailable, pageScenario, type PageResult } from './scenarios/page.ts';
+import { CHROMIUM } from '../test/support/browser.ts';
 import { createBenchDatabase, seedAudio, seedSessions, type BenchDatabase } from './seed.ts';
 
 const HELP = `npm run bench -- [flags]

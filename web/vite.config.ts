@@ -1,7 +1,8 @@
 // The page's build. Vite bundles web/ into dist/web: index.html, one hashed script and one hashed
-// stylesheet under assets/, and public/ as it is. Each text file also gets .gz and .br siblings
-// written here, once, so that the API serves them compressed without compressing per request
-// (@fastify/static's preCompressed option picks the sibling the browser accepts).
+// stylesheet under assets/, and public/ as it is. The script and the stylesheet also get .gz and
+// .br siblings written here, once, so that the API serves them compressed without compressing per
+// request (@fastify/static's preCompressed option picks the sibling the browser accepts). The HTML
+// (0.5 KB) and the icon are sent as they are.
 import preact from '@preact/preset-vite';
 import { promisify } from 'node:util';
 import { brotliCompress, constants, gzip } from 'node:zlib';
@@ -16,7 +17,7 @@ function precompress(): Plugin {
     apply: 'build',
     async generateBundle(_options, bundle) {
       for (const file of Object.values(bundle)) {
-        if (!/\.(js|css|html|svg)$/.test(file.fileName)) continue;
+        if (!/\.(js|css)$/.test(file.fileName)) continue;
         const source = file.type === 'chunk' ? file.code : file.source;
         const bytes = typeof source === 'string' ? Buffer.from(source) : Buffer.from(source);
         this.emitFile({ type: 'asset', fileName: `${file.fileName}.gz`, source: await gz(bytes, { level: 9 }) });

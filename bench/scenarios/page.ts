@@ -18,18 +18,18 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import { startApi, type ApiProcess } from '../api-process.ts';
 import { createSession, timedRequest } from '../http.ts';
 import { startPeers, type Peers } from '../peers.ts';
 import { proseReply } from '../replies.ts';
 import { summarize, type Stat } from '../stats.ts';
+import { CHROMIUM, launchBrowser } from '../../test/support/browser.ts';
 import { STREAM_RATE, STREAM_REPLY_CHARS } from './streaming.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PAGE_DIR = path.join(ROOT, 'dist/web');
-export const CHROMIUM = '/usr/bin/chromium';
 /** The plain chat's voice; the streamed chat speaks with the peers' default voice. */
 const PLAIN_VOICE = 'Matthew';
 
@@ -128,7 +128,7 @@ export async function pageScenario(opts: { api: ApiProcess; peers: Peers; sample
   await createSession(api.url, streamedPersona.body.id);
   await createSession(api.url, plainPersona.body.id);
 
-  const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--mute-audio'] });
+  const browser = await launchBrowser();
   peers.gemini.setStreamRate(STREAM_RATE);
   const streamed: number[] = [];
   const plain: number[] = [];

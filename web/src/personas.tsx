@@ -27,7 +27,9 @@ export function PersonaPanel({ personas, voices, onChanged, report }: Props) {
   const [draft, setDraft] = useState<Draft>(EMPTY);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState<string | null>(null);
-  const playing = usePlayer().track === PREVIEW_TRACK;
+  const playerState = usePlayer();
+  const playing = playerState.track === PREVIEW_TRACK;
+  const previewFailed = playerState.failed.has(PREVIEW_TRACK);
 
   const edit = (p: Persona | null) => {
     setEditing(p?.id ?? null);
@@ -76,7 +78,6 @@ export function PersonaPanel({ personas, voices, onChanged, report }: Props) {
     // The API answers 302 to the stored MP3; the media element follows it.
     player().playUrl(PREVIEW_TRACK, `/api/voices/${encodeURIComponent(draft.voice_id)}/preview`);
   };
-  const previewFailed = usePlayer().failed.has(PREVIEW_TRACK);
 
   return (
     <section class="panel" aria-labelledby="personas-title">
