@@ -62,7 +62,12 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     if (stopping) process.exit(1);
     stopping = true;
     log.info({ signal }, 'shutting down');
-    app.close().then(
+    // close() closes the connections idle at that moment, but a keep-alive connection whose response
+    // ends later (a streamed reply being drained) would stay open until keepAliveTimeout (72 s) and
+    // hold the close that long. Closing idle connections as they appear ends the drain with the
+    // last response.
+    const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+    app.close().finally(() => clearInterval(sweep)).then(
       () => process.exit(0),
       (err) => {
         log.error({ err }, 'shutdown failed');

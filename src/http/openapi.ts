@@ -1,7 +1,11 @@
 // The OpenAPI document's top level, for @fastify/swagger: what the routes' schemas cannot say.
 // `npm run openapi` prints the document; `npm run openapi:lint` checks it with Redocly.
+import { createRequire } from 'node:module';
 import type { SwaggerOptions } from '@fastify/swagger';
-import pkg from '../../package.json' with { type: 'json' };
+
+// Read at run time rather than imported, so that the compiled build finds the same file: src/http/
+// and dist/http/ both sit two levels below package.json, which is outside the compiled root.
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export const swaggerOptions: SwaggerOptions = {
   openapi: {

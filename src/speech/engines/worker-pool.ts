@@ -20,15 +20,18 @@ export interface WorkerPool<J, R> {
   close(): Promise<void>;
 }
 
-// A worker script is a .ts file that no test transform reaches, and on Node 20 a loader passed in a
-// Worker's execArgv (`--import tsx`) never applies to the worker's own entry module (nodejs/node
-// #47747, tsx #354). So each worker starts from a tiny ESM bootstrap that registers tsx (a runtime
-// dependency) in that thread and then imports the script. tsx is found from this file rather than the
-// working directory, so a CLI started elsewhere works too; the parent's execArgv is not inherited, so
-// the worker starts the same under `node --import tsx`, the tsx CLI and vitest.
-const TSX_API = import.meta.resolve('tsx/esm/api');
-function bootstrap(script: URL): URL {
-  const code = `import { register } from ${JSON.stringify(TSX_API)};\nregister();\nawait import(${JSON.stringify(script.href)});\n`;
+// From source, a worker script is a .ts file that no test transform reaches, and on Node 20 a loader
+// passed in a Worker's execArgv (`--import tsx`) never applies to the worker's own entry module
+// (nodejs/node #47747, tsx #354). So such a worker starts from a tiny ESM bootstrap that registers tsx
+// in that thread and then imports the script. tsx is found from this file rather than the working
+// directory, so a CLI started elsewhere works too; the parent's execArgv is not inherited, so the
+// worker starts the same under `node --import tsx`, the tsx CLI and vitest. Compiled (`npm run build`),
+// the script is plain JavaScript and starts as it is: tsx is a development dependency, absent there,
+// which is why it is resolved only for a .ts script.
+function entryFor(script: URL): URL {
+  if (!script.pathname.endsWith('.ts')) return script;
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const code = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(script.href)});\n`;
   return new URL(`data:text/javascript,${encodeURIComponent(code)}`);
 }
 
@@ -42,6 +45,17 @@ interface Thread<J, R> {
   worker: Worker;
   task?: Task<J, R>;
   requestId: number;
+  /** Set while the thread is idle, when the pool lets idle threads go. */
+  idleTimer?: NodeJS.Timeout;
+}
+
+export interface WorkerPoolOptions {
+  /**
+   * A thread with no job for this long exits, and the next job starts a new one. Unset: threads
+   * stay until close(). What a thread holds (its isolate, compiled code, the memory of its last
+   * job) is only given back when it exits; the price is a thread start on the next job.
+   */
+  idleMs?: number;
 }
 
 /**
@@ -49,14 +63,14 @@ interface Thread<J, R> {
  * started on demand and reused. An idle worker does not keep the process alive. A worker that
  * crashes fails only the job it had; the next job starts a new one.
  */
-export function createWorkerPool<J, R>(script: URL, size: number, label = 'worker pool'): WorkerPool<J, R> {
+export function createWorkerPool<J, R>(script: URL, size: number, label = 'worker pool', options: WorkerPoolOptions = {}): WorkerPool<J, R> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`a worker pool needs at least one worker, not ${size}`);
   const threads = new Set<Thread<J, R>>();
   const queue: Task<J, R>[] = [];
   let closed = false;
   let lastRequestId = 0;
   const closedError = () => new SpeechError(`the ${label} is closed`);
-  const entry = bootstrap(script);
+  const entry = entryFor(script);
 
   function start(): Thread<J, R> {
     const worker = new Worker(entry, { execArgv: [] });
@@ -71,9 +85,11 @@ export function createWorkerPool<J, R>(script: URL, size: number, label = 'worke
       if (reply.ok) task.resolve(reply.value);
       else task.reject(new SpeechError(reply.message));
       dispatch();
+      if (!thread.task) idle(thread);
     });
     // An uncaught error in the worker ('error', then 'exit') or an exit of its own: it is gone.
     const retire = (failure: () => SpeechError) => {
+      clearTimeout(thread.idleTimer);
       if (!threads.delete(thread)) return;
       const task = thread.task;
       thread.task = undefined;
@@ -83,6 +99,17 @@ export function createWorkerPool<J, R>(script: URL, size: number, label = 'worke
     worker.on('error', (cause) => retire(() => new SpeechError(`a thread of the ${label} failed: ${cause.message}`, { cause })));
     worker.on('exit', (code) => retire(() => new SpeechError(`a thread of the ${label} stopped (exit code ${code})`)));
     return thread;
+  }
+
+  /** Starts the idle clock of a thread that has just finished a job and got no other. */
+  function idle(thread: Thread<J, R>): void {
+    if (options.idleMs === undefined || closed) return;
+    thread.idleTimer = setTimeout(() => {
+      // Out of the pool first, so that its exit fails nothing and the next job starts another.
+      if (thread.task || !threads.delete(thread)) return;
+      thread.worker.terminate().catch(() => {});
+    }, options.idleMs);
+    thread.idleTimer.unref();
   }
 
   function dispatch(): void {
@@ -100,6 +127,7 @@ export function createWorkerPool<J, R>(script: URL, size: number, label = 'worke
       const task = queue.shift();
       if (!task) return;
       lastRequestId += 1;
+      clearTimeout(thread.idleTimer);
       thread.task = task;
       thread.requestId = lastRequestId;
       // A job in flight keeps the process alive, as any pending I/O would.
@@ -119,6 +147,7 @@ export function createWorkerPool<J, R>(script: URL, size: number, label = 'worke
     },
     async close(): Promise<void> {
       closed = true;
+      for (const thread of threads) clearTimeout(thread.idleTimer);
       for (const task of queue.splice(0)) task.reject(closedError());
       // Each exit rejects the job that worker had.
       await Promise.all([...threads].map((t) => t.worker.terminate()));

@@ -46,7 +46,8 @@ const DEFAULT_WORKERS = 2;
  */
 export const ESPEAK_MAX_CHARS = 1200;
 
-const WORKER_SCRIPT = new URL('./espeak-worker.ts', import.meta.url);
+// The worker beside this module: espeak-worker.ts from source, espeak-worker.js in the compiled build.
+const WORKER_SCRIPT = new URL(`./espeak-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
 
 export function createEspeakSynthesizer(options: EspeakSynthesizerOptions = {}): EspeakSynthesizer {
   const maxChars = options.maxChars ?? ESPEAK_MAX_CHARS;
