@@ -1,11 +1,25 @@
-// The process as an operator runs it: `node --import tsx src/main.ts` with only environment.
+// The process as an operator runs it: `node --import tsx src/main.ts` with only environment, and
+// `npm start`, the quick start, which is what a process manager or a terminal sends its signals to.
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnApi as startApi } from '../support/api-process.ts';
+import { eventsNamed, postStream } from '../support/event-stream-client.ts';
 import { startGeminiServer, type GeminiServer } from '../support/gemini-server.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 describe('the API process', () => {
   let dataDir: string;
@@ -80,5 +94,57 @@ describe('the API process', () => {
       await once(again.child, 'exit');
     }
     // Four process starts (tsx, PGlite, migrations): about 18 s alone, more beside other test files.
+  }, 90_000);
+
+  it('drains a streamed reply when `npm start` gets SIGTERM, and leaves no process behind', async () => {
+    // npm runs a script through `sh -c`, which does not pass signals on: without the script's
+    // `exec`, npm would exit and leave the API running, orphaned, on its port and its database.
+    const npm = spawn('npm', ['start'], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '',
+        PORT: '0',
+        DATA_DIR: path.join(dataDir, 'npm-start'),
+        GEMINI_API_KEY: 'process-test-key',
+        GEMINI_BASE_URL: gemini.url,
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    npm.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    npm.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const npmExited = once(npm, 'exit');
+    const started = Date.now();
+    let listening: RegExpExecArray | null = null;
+    while (!(listening = /"pid":(\d+).*Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(out))) {
+      if (npm.exitCode !== null || Date.now() - started > 60_000) throw new Error(`npm start did not listen: ${out}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const apiPid = Number(listening[1]);
+    const url = listening[2]!;
+    expect(apiPid).not.toBe(npm.pid);
+
+    const session = (await (await fetch(`${url}/api/chat`, { method: 'POST' })).json()) as { session_id: string };
+    gemini.reset();
+    // The reply's first chunk goes out, then the LLM holds the rest while the signal arrives.
+    const held = gemini.holdAfter(1);
+    const streamed = postStream(`${url}/api/chat/${session.session_id}/message`, { message: 'stream through a shutdown' });
+    await held;
+    npm.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(alive(apiPid)).toBe(true); // still draining the stream
+    gemini.release();
+
+    const result = await streamed;
+    const done = eventsNamed<{ history: Array<{ content: string }> }>(result, 'done');
+    expect(done).toHaveLength(1);
+    expect(done[0]!.history.map((m) => m.content)).toEqual(['stream through a shutdown', 'You said: stream through a shutdown']);
+
+    await npmExited;
+    const deadline = Date.now() + 15_000;
+    while (alive(apiPid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(alive(apiPid), `the API (pid ${apiPid}) outlived npm start`).toBe(false);
+    expect(out).toMatch(/"signal":"SIGTERM".*shutting down/);
   }, 90_000);
 });
