@@ -51,6 +51,9 @@ interface Props {
 export function Conversation({ sessionId, personas, autoplay, report }: Props) {
   const [state, setState] = useState<State>({ session: null, messages: [], hasMore: false });
   const [loadingOlder, setLoadingOlder] = useState(false);
+  // The button and the scroll sentinel can both ask before a render shows the first request: the
+  // state above is then stale in both closures, so the guard against a second request is a ref.
+  const olderInFlight = useRef(false);
   const [sending, setSending] = useState(false);
   const [draft, setDraft] = useState('');
   const log = useRef<HTMLDivElement>(null);
@@ -83,7 +86,8 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
 
   const loadOlder = async () => {
     const first = state.messages[0]?.seq;
-    if (loadingOlder || !state.hasMore || first == null) return;
+    if (olderInFlight.current || !state.hasMore || first == null) return;
+    olderInFlight.current = true;
     setLoadingOlder(true);
     try {
       const page = await call(
@@ -91,16 +95,17 @@ export function Conversation({ sessionId, personas, autoplay, report }: Props) {
           params: { path: { session_id: sessionId }, query: { limit: PAGE, before: first } },
         }),
       );
-      const el = log.current;
-      anchor.current = { kind: 'keep', fromBottom: el ? el.scrollHeight - el.scrollTop : 0 };
-      setState((s) => ({
-        ...s,
-        messages: [...page.history.map((m) => stored(sessionId, m)), ...s.messages],
-        hasMore: page.has_more,
-      }));
+      // Only onto the messages it was asked before: a closure as stale as `first` must not add a page twice.
+      setState((s) => {
+        if (s.messages[0]?.seq !== first) return s;
+        const el = log.current;
+        anchor.current = { kind: 'keep', fromBottom: el ? el.scrollHeight - el.scrollTop : 0 };
+        return { ...s, messages: [...page.history.map((m) => stored(sessionId, m)), ...s.messages], hasMore: page.has_more };
+      });
     } catch (err) {
       report(err);
     } finally {
+      olderInFlight.current = false;
       setLoadingOlder(false);
     }
   };
