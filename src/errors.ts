@@ -107,3 +107,20 @@ export class RateLimitedError extends Error {
 export class IdentityProviderError extends Error {
   override readonly name = 'IdentityProviderError';
 }
+
+/**
+ * The database cannot be reached: stopped, restarting, out of connections, or the network to it is
+ * down. Nothing about the request was wrong, and the same request may succeed once it is back.
+ * `reason` is a short, safe description of the failure (an error code such as ECONNREFUSED, or a
+ * SQLSTATE), for logs and /readyz; the message stays the same whatever the cause.
+ */
+export class DatabaseUnavailableError extends Error {
+  override readonly name = 'DatabaseUnavailableError';
+
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super('the database is unavailable; retry later', options);
+  }
+}

@@ -22,7 +22,12 @@ export const API_KEY_CACHE_MS = 2_000;
 const API_KEY_CACHE_SIZE = 10_000;
 
 export interface Authenticator {
-  /** The principal behind a credential; throws UnauthorizedError, or IdentityProviderError (503). */
+  /**
+   * The principal behind a credential; throws UnauthorizedError, or IdentityProviderError (503). An
+   * API key's lookup that fails because the database is down lets the query's error through, which
+   * the error handler answers with 503 (db/database.ts databaseUnavailable()), never 401: the key
+   * may well be valid.
+   */
   authenticate(credential: string): Promise<Principal>;
   /** Stops a deleted key from working on this instance at once. */
   forgetKey(id: string): void;

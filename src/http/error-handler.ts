@@ -3,9 +3,11 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { databaseUnavailable } from '../db/database.ts';
 import {
   BadRequestError,
   ConflictError,
+  DatabaseUnavailableError,
   ForbiddenError,
   IdentityProviderError,
   LlmError,
@@ -40,7 +42,9 @@ export function httpAnswerFor(err: unknown): HttpAnswer | undefined {
   if (err instanceof BadRequestError) return { statusCode: 400 };
   if (err instanceof NotFoundError) return { statusCode: 404 };
   if (err instanceof UnprocessableError) return { statusCode: 422 };
-  if (err instanceof SpeechError || err instanceof IdentityProviderError) return { statusCode: 503 };
+  if (err instanceof SpeechError || err instanceof IdentityProviderError || err instanceof DatabaseUnavailableError) {
+    return { statusCode: 503 };
+  }
   if (err instanceof UnauthorizedError) {
     // RFC 6750: a refused token gets error="invalid_token"; a missing credential only the scheme.
     const challenge = err.tokenProblem
@@ -70,16 +74,23 @@ export function httpAnswerFor(err: unknown): HttpAnswer | undefined {
 }
 
 async function errorHandlerPlugin(app: FastifyInstance) {
-  app.setErrorHandler((err: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+  app.setErrorHandler((thrown: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) => {
+    // Repositories let the driver's errors through. One that means the database cannot be reached
+    // (stopped, restarting, out of connections: see db/database.ts) is an outage, not a bug: 503,
+    // from any route, the API-key lookup of the access hook included. Its driver error is not shown:
+    // drizzle's message quotes the SQL and its parameters.
+    const unavailable = databaseUnavailable(thrown);
+    const err = unavailable ?? thrown;
     const answer = httpAnswerFor(err);
     if (answer) {
       // Only our own sanitized message is logged: the cause of an upstream error (an SDK's error
       // object) can carry the request, and with it an API key.
-      if (answer.statusCode >= 500) request.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
+      if (unavailable) request.log.warn({ database: { reason: unavailable.reason } }, 'database unavailable');
+      else if (answer.statusCode >= 500) request.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
       return reply.code(answer.statusCode).headers(answer.headers ?? {}).send(errorBody(answer.statusCode, err.message));
     }
 
-    const fastifyErr = err as FastifyError;
+    const fastifyErr = thrown as FastifyError;
     const status = fastifyErr.statusCode && fastifyErr.statusCode >= 400 ? fastifyErr.statusCode : 500;
     if (status < 500) {
       // A body sent to a route that does not exist is parsed before the not-found handler runs; its
@@ -95,7 +106,7 @@ async function errorHandlerPlugin(app: FastifyInstance) {
             : fastifyErr.message;
       return reply.code(status).send(errorBody(status, message));
     }
-    request.log.error({ err }, 'unhandled error');
+    request.log.error({ err: thrown }, 'unhandled error');
     return reply.code(status).send(errorBody(status, 'Internal Server Error'));
   });
 

@@ -7,6 +7,7 @@
 // up; from then on events go nowhere, and the work behind them is not interrupted by that.
 import { PassThrough } from 'node:stream';
 import type { FastifyReply } from 'fastify';
+import { databaseUnavailable } from '../db/database.ts';
 import { errorBody, httpAnswerFor, type ErrorBody } from './error-handler.ts';
 
 export interface EventStream {
@@ -31,8 +32,11 @@ export function acceptsEventStream(accept: string | undefined): boolean {
 
 /** The `error` event's data: our own errors keep their status and message; anything else is a 500. */
 export function streamErrorBody(err: unknown): ErrorBody {
-  const answer = httpAnswerFor(err);
-  if (answer && err instanceof Error) return errorBody(answer.statusCode, err.message);
+  // A driver error that means the database is out of reach is an outage (503), as in the handler
+  // for answers that are not streams; its own message, which quotes the SQL, is never shown.
+  const cause = databaseUnavailable(err) ?? err;
+  const answer = httpAnswerFor(cause);
+  if (answer && cause instanceof Error) return errorBody(answer.statusCode, cause.message);
   return errorBody(500, 'Internal Server Error');
 }
 

@@ -107,6 +107,10 @@ export function createAudioJobs(deps: {
   let timer: NodeJS.Timeout | undefined;
   let claiming = false;
   let claimFailing = false;
+  // Jobs this process ran but could not write the outcome of (the database was unreachable): their
+  // rows still say this live instance holds them, so nobody would take them up until the 10-minute
+  // claim ran out. The worker claims them back as soon as the database answers again.
+  const unrecorded = new Set<string>();
 
   const mine = (key: string) => and(eq(audioJobs.key, key), eq(audioJobs.lockedBy, instanceId));
   // Nobody holds a job whose instance is dead, or that was held for longer than any synthesis takes
@@ -162,9 +166,11 @@ export function createAudioJobs(deps: {
       }
     })()
       .catch((err: unknown) => {
-        // The database refused the bookkeeping: the row stays claimed and is taken up again once
-        // its claim runs out (see unheld); the audio itself may well be stored.
-        log.error({ err, key: job.key }, 'could not record the outcome of a reply audio job');
+        // The database refused the bookkeeping: the row stays claimed by this instance, and the
+        // worker takes it up again once the database answers (see unrecorded); the audio itself may
+        // well be stored, and then the next run only finds it there.
+        log.error({ err, key: job.key }, 'could not record the outcome of a reply audio job; it is run again once the database answers');
+        unrecorded.add(job.key);
         return null;
       })
       .finally(() => running.delete(job.key));
@@ -176,11 +182,19 @@ export function createAudioJobs(deps: {
     const free = concurrency - backgroundRunning;
     if (stopped || claiming || free <= 0) return;
     claiming = true;
+    // The keys asked for now; one added while the query runs waits for the next poll.
+    const retry = [...unrecorded];
     try {
       const due = db
         .select({ key: audioJobs.key })
         .from(audioJobs)
-        .where(and(eq(audioJobs.state, 'pending'), lte(audioJobs.runAfter, sql`now()`), unheld))
+        .where(
+          and(
+            eq(audioJobs.state, 'pending'),
+            lte(audioJobs.runAfter, sql`now()`),
+            retry.length === 0 ? unheld : or(unheld, and(eq(audioJobs.lockedBy, instanceId), inArray(audioJobs.key, retry))),
+          ),
+        )
         .orderBy(asc(audioJobs.runAfter))
         .limit(free)
         .for('update', { skipLocked: true });
@@ -191,6 +205,9 @@ export function createAudioJobs(deps: {
         .returning({ key: audioJobs.key, replyText: audioJobs.replyText, voiceId: audioJobs.voiceId, attempts: audioJobs.attempts });
       if (claimFailing) log.info('reply audio jobs can be claimed again');
       claimFailing = false;
+      // Fewer than asked for: every job that could be claimed was, so a key asked for and not claimed
+      // is no job any more (deleted after all, or failed), and nothing is owed for it.
+      for (const key of claimed.length < free ? retry : claimed.map((job) => job.key)) unrecorded.delete(key);
       for (const job of claimed) {
         // A job that has had all its claims (each one ended by a crash, say) is not run again.
         if (job.attempts > maxAttempts) {
