@@ -13,10 +13,13 @@ import type { ApiKeyService } from './access/api-key-service.ts';
 import { chatRoutes } from './chat/chat-routes.ts';
 import { ChatMessageSchema, ChatSessionResponseSchema, ChatSessionSummarySchema } from './chat/chat-schemas.ts';
 import type { ChatService } from './chat/chat-service.ts';
+import type { DatabaseHandle } from './db/database.ts';
+import { DatabaseUnavailableError } from './errors.ts';
 import { access, type AccessOptions } from './http/access.ts';
 import { allowedMethods } from './http/allowed-methods.ts';
 import { errorHandler } from './http/error-handler.ts';
 import { jsonBody } from './http/json-body.ts';
+import { UNMATCHED_ROUTE, type Metrics } from './metrics/metrics.ts';
 import { swaggerOptions } from './http/openapi.ts';
 import { answerClientError, answerFrameworkError } from './http/protocol-errors.ts';
 import { requestIdFrom } from './http/request-id.ts';
@@ -48,6 +51,10 @@ export interface AppDeps {
   streamPingMs: number;
   /** The chat page at / (web/, built into dist/web). */
   page: PageOptions;
+  /** Prometheus metrics, served at GET /metrics (admins only); the no-op one serves nothing. */
+  metrics: Metrics;
+  /** GET /readyz asks it whether the database answers. */
+  database: Pick<DatabaseHandle, 'ping'>;
   /** Origins allowed by CORS: undefined for none, ['*'] for any. */
   corsOrigins?: string[] | undefined;
   /** Runs when the app closes, after in-flight requests finished (closes the database). */
@@ -61,6 +68,14 @@ const REDACT = ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.he
 export function loggerOptions(level: string): LoggerOptions {
   return { level, redact: { paths: REDACT, censor: '[redacted]' } };
 }
+
+/**
+ * How long GET /readyz waits for the database's `select 1`. A healthy PostgreSQL answers in
+ * milliseconds, so 2 s trips only on a sick one, and stays under the usual probe timeouts (an AWS
+ * ALB's health check waits 5 s by default; a Kubernetes probe should be given timeoutSeconds: 3),
+ * so that the probe gets a 503 with its reason rather than a timeout.
+ */
+const READINESS_TIMEOUT_MS = 2_000;
 
 export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger } = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -123,6 +138,14 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     reply.header('x-request-id', req.id);
     if (closing) reply.header('connection', 'close');
   });
+  const metrics = deps.metrics;
+  if (metrics.enabled) {
+    // The route's pattern, never the URL, so that ids do not make a series each.
+    app.addHook('onResponse', (req, reply, done) => {
+      metrics.httpRequest(req.method, req.routeOptions.url ?? UNMATCHED_ROUTE, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    });
+  }
 
   await app.register(errorHandler);
   // Before swagger and every route: its onRoute hook checks each route's rule and documents it.
@@ -156,9 +179,69 @@ export async function buildApp(deps: AppDeps, opts: { logger?: FastifyBaseLogger
     () => ({ status: 'ok' as const }),
   );
 
+  // Readiness, for load balancers and orchestrators: may this instance get traffic? Every route but
+  // /healthz, /docs and the page needs the database, so it asks the database. The check is bounded
+  // (READINESS_TIMEOUT_MS): a hung database must make /readyz answer 503, not hang the probe, and a
+  // probe that times out says nothing about why.
+  app.get(
+    '/readyz',
+    {
+      config: { access: 'public' },
+      schema: {
+        operationId: 'getReadiness',
+        tags: ['health'],
+        summary: 'Readiness: the database answers',
+        response: {
+          200: Type.Object({ status: Type.Literal('ready') }, { description: 'The database answered: the API can serve' }),
+          503: Type.Object(
+            { status: Type.Literal('unready'), reason: Type.String({ description: 'Why, e.g. database unavailable: connection refused (ECONNREFUSED)' }) },
+            { description: 'The database did not answer: requests that need it answer 503 until it is back' },
+          ),
+        },
+      },
+    },
+    async (_req, reply) => {
+      try {
+        await deps.database.ping(READINESS_TIMEOUT_MS);
+        return { status: 'ready' as const };
+      } catch (err) {
+        const reason = err instanceof DatabaseUnavailableError ? err.reason : 'the check failed';
+        return reply.code(503).send({ status: 'unready' as const, reason: `database unavailable: ${reason}` });
+      }
+    },
+  );
+
+  if (metrics.enabled) {
+    app.get(
+      '/metrics',
+      {
+        // Counts and timings of every route and of the LLM and speech engine: for operators only.
+        config: { access: 'admin' },
+        schema: {
+          operationId: 'getMetrics',
+          tags: ['health'],
+          summary: 'Prometheus metrics',
+          description: 'The process, HTTP, LLM and speech metrics in the Prometheus text format 0.0.4 (see docs/api.md)',
+          response: {
+            200: {
+              description: 'The metrics, in the Prometheus text format',
+              content: { 'text/plain': { schema: Type.String() } },
+            },
+          },
+        },
+      },
+      async (_req, reply) => reply.type(metrics.contentType).send(await metrics.render()),
+    );
+  }
+
   await app.register(apiKeyRoutes, { keys: deps.apiKeys });
   await app.register(personaRoutes, { personas: deps.personas });
-  await app.register(chatRoutes, { chat: deps.chat, maxMessageChars: deps.maxMessageChars, streamPingMs: deps.streamPingMs });
+  await app.register(chatRoutes, {
+    chat: deps.chat,
+    maxMessageChars: deps.maxMessageChars,
+    streamPingMs: deps.streamPingMs,
+    metrics,
+  });
   await app.register(voiceRoutes, { voices: deps.voices, voicePreview: deps.voicePreview });
   if (deps.audioFiles) await app.register(audioFileRoutes, { store: deps.audioFiles });
   await app.register(pageRoutes, deps.page);

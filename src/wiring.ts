@@ -17,6 +17,8 @@ import { createIdempotencyKeys } from './chat/idempotency.ts';
 import { createAudioJobs, type AudioJobOptions, type AudioJobs } from './speech/audio-jobs.ts';
 import type { ChatModel } from './llm/chat-model.ts';
 import { createChatModel } from './llm/create-chat-model.ts';
+import { instrumentChatModel, instrumentSynthesizer } from './metrics/instrument.ts';
+import { createMetrics, noMetrics } from './metrics/metrics.ts';
 import { createPersonaRepository } from './personas/persona-repository.ts';
 import { createPersonaService } from './personas/persona-service.ts';
 import { defaultAudioKeyPrefix } from './storage/audio-key.ts';
@@ -65,6 +67,11 @@ export interface WiringOverrides {
   audioJobs?: AudioJobOptions;
   /** The built page (default PAGE_DIR); the browser tests build theirs into a folder of their own. */
   pageDir?: string;
+  /**
+   * false: no instrumentation at all (no decorators, no process metrics, no GET /metrics), for the
+   * benchmark that measures what it costs. Default true; not a setting of the deployed API.
+   */
+  metrics?: boolean;
 }
 
 /** Where `npm run build:web` (run by npm ci) puts the page that GET / serves. */
@@ -91,7 +98,9 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     throw err;
   }
 
-  const model = createChatModel(config.llm);
+  // Metrics: one registry per product; the LLM and the engine are wrapped, the rest report to it.
+  const metrics = overrides.metrics === false ? noMetrics : createMetrics();
+  const model = metrics.enabled ? instrumentChatModel(createChatModel(config.llm), metrics) : createChatModel(config.llm);
 
   // What close() releases besides the database: SDK clients' sockets, eSpeak's worker threads.
   const releases: Array<() => void | Promise<void>> = [];
@@ -109,6 +118,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
     synthesizer = espeak;
     voices = createEspeakVoiceCatalogue();
   }
+  if (metrics.enabled) synthesizer = instrumentSynthesizer(synthesizer, metrics);
 
   let store: AudioStore;
   let audioFiles: FileAudioStore | undefined;
@@ -138,7 +148,7 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
 
   const keyPrefix = config.audioKeyPrefix ?? defaultAudioKeyPrefix(synthesizer.id);
   // One speech cache per process, and with it the one fair scheduler in front of the synthesizer.
-  const speech = createSpeechCache({ synthesizer, store, keyPrefix, maxSpeechChars: config.speechMaxChars });
+  const speech = createSpeechCache({ synthesizer, store, keyPrefix, maxSpeechChars: config.speechMaxChars, metrics });
 
   // Access: who the caller is (required mode), and the rate limits' store.
   const apiKeyRepository = createApiKeyRepository(database.db);
@@ -242,7 +252,9 @@ export async function wireProduct(config: Config, log: FastifyBaseLogger, overri
       maxMessageChars: config.maxMessageChars,
       streamPingMs: config.streamPingMs,
       corsOrigins: config.corsOrigins,
+      database: { ping: (timeoutMs) => database.ping(timeoutMs) },
       page: { dir: overrides.pageDir ?? PAGE_DIR, mediaOrigins: await audioOrigins(store, keyPrefix) },
+      metrics,
       onClose: close,
     },
     database,

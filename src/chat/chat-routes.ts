@@ -9,6 +9,7 @@ import type { ChatService } from './chat-service.ts';
 import { acceptsEventStream, openEventStream, streamErrorBody } from '../http/event-stream.ts';
 import { SpeechError } from '../errors.ts';
 import type { SegmentAudio } from '../speech/speech-cache.ts';
+import type { Metrics } from '../metrics/metrics.ts';
 
 const SessionParams = Type.Object({ session_id: Uuid });
 
@@ -45,10 +46,12 @@ function logStreamFailure(req: FastifyRequest, err: unknown): void {
   else if (err instanceof Error && body.statusCode >= 500) req.log.warn({ upstream: { name: err.name, message: err.message } }, 'upstream failure');
 }
 
-export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessageChars: number; streamPingMs: number }> = async (
-  app,
-  { chat, maxMessageChars, streamPingMs },
-) => {
+export const chatRoutes: FastifyPluginAsyncTypebox<{
+  chat: ChatService;
+  maxMessageChars: number;
+  streamPingMs: number;
+  metrics: Pick<Metrics, 'speechFirstAudio'>;
+}> = async (app, { chat, maxMessageChars, streamPingMs, metrics }) => {
   const tags = ['chat'];
   const session = (description: string) => Type.Ref('ChatSessionResponse', { description });
 
@@ -203,10 +206,19 @@ export const chatRoutes: FastifyPluginAsyncTypebox<{ chat: ChatService; maxMessa
       }
       // Not awaited by the handler, and not stopped by a client that hangs up: the reply and its audio
       // are stored whether or not anyone is still listening (chat.drain() waits for it at shutdown).
+      let heard = false;
       void prepared
         .run({
           text: (delta) => stream.send('text', { delta }),
-          audio: (segment) => stream.send('audio', audioEvent(segment)),
+          audio: (segment) => {
+            stream.send('audio', audioEvent(segment));
+            // Time to first audio: from the request's arrival to the first event with an MP3 in it
+            // (written, whether or not the client is still there). A failed segment has none.
+            if (!heard && segment.mp3) {
+              heard = true;
+              metrics.speechFirstAudio(reply.elapsedTime / 1000);
+            }
+          },
         })
         .then(
           (response) => stream.send('done', response),

@@ -21,6 +21,7 @@
 // reply's segments that have not started never start, and the ones already paid for are kept in a
 // small piece memory, so that a retry of the reply bills only what failed.
 import { randomUUID } from 'node:crypto';
+import type { Metrics } from '../metrics/metrics.ts';
 import type { AudioStore } from '../storage/audio-store.ts';
 import { audioKey } from '../storage/audio-key.ts';
 import { createFairScheduler, type FairScheduler, type FairSchedulerState } from './fair-scheduler.ts';
@@ -98,6 +99,8 @@ export interface SpeechCacheDeps {
   scheduler?: FairScheduler;
   /** Bytes of audio kept from failed replies' finished pieces (default 32 MiB). */
   pieceMemoryBytes?: number;
+  /** Where speech_cache_lookups_total is counted (see finish()). Default: nowhere. */
+  metrics?: Pick<Metrics, 'speechCacheLookup'>;
 }
 
 /** SPEECH_MAX_CHARS's default: about 20 minutes of speech. */
@@ -110,6 +113,7 @@ export function createSpeechCache({
   maxSpeechChars = DEFAULT_SPEECH_MAX_CHARS,
   scheduler = createFairScheduler({ capacity: synthesizer.concurrency }),
   pieceMemoryBytes = 32 * 1024 * 1024,
+  metrics,
 }: SpeechCacheDeps): SpeechCache {
   // Single-flight: concurrent stores of one key share one piece of work. Entries live only while the
   // work is in flight, so this map never grows with the number of replies.
@@ -194,7 +198,13 @@ export function createSpeechCache({
     async function finish(key: string): Promise<EnsuredAudio> {
       const url = await store.url(key);
       if (!eager) {
-        if (await store.has(key)) return { key, url, outcome: 'hit', billedCharacters: 0 };
+        // A lookup is this has(): the one that decides whether a complete reply is synthesized. So
+        // one per lazy store of a key, not per caller (single-flight followers ask nothing), and none
+        // for a streamed reply, which is billed before its key exists: its has() below only skips
+        // the upload. A miss whose pieces come from the piece memory is still a miss.
+        const hit = await store.has(key);
+        metrics?.speechCacheLookup(hit ? 'hit' : 'miss');
+        if (hit) return { key, url, outcome: 'hit', billedCharacters: 0 };
         texts.forEach((_, i) => work.push(synthesize(i)));
       }
       await Promise.all(work);

@@ -49,6 +49,8 @@ interface Row {
 // 404 of a thing that does not exist (admins do not see other owners' sessions or private personas).
 const MATRIX: Record<string, Row> = withHeads({
   'GET /healthz': { access: 'public', call: () => ({ url: '/healthz' }), expect: everyone(200) },
+  // Readiness: public like /healthz, for load balancers; 200 while the database answers.
+  'GET /readyz': { access: 'public', call: () => ({ url: '/readyz' }), expect: everyone(200) },
   'GET /api/voices': { access: 'public', call: () => ({ url: '/api/voices' }), expect: everyone(200) },
   // The web page and its files: the page asks for a key itself when the API answers 401.
   'GET /': { access: 'public', call: () => ({ url: '/' }), expect: everyone(200) },
@@ -67,6 +69,12 @@ const MATRIX: Record<string, Row> = withHeads({
   'GET /api/keys': {
     access: 'admin',
     call: () => ({ url: '/api/keys' }),
+    expect: { owner: 403, other: 403, admin: 200, ...NO_CREDENTIAL },
+  },
+  // Operators' counts and timings of every route: admins only, like the keys.
+  'GET /metrics': {
+    access: 'admin',
+    call: () => ({ url: '/metrics' }),
     expect: { owner: 403, other: 403, admin: 200, ...NO_CREDENTIAL },
   },
   'DELETE /api/keys/:id': {
