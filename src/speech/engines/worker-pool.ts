@@ -1,6 +1,7 @@
 // A small pool of worker threads for synchronous CPU work (eSpeak's synthesis and MP3 encoding), so
 // that the event loop stays free for HTTP, health checks and signals. Jobs go to an idle worker or
-// wait in line; workers start on demand and an idle one does not keep the process alive.
+// wait in line; workers start on demand and an idle one does not keep the process alive (and, when the
+// pool is given an idle time, exits after it, giving its memory back).
 import { Worker } from 'node:worker_threads';
 import { SpeechError } from '../../errors.ts';
 
@@ -60,8 +61,9 @@ export interface WorkerPoolOptions {
 
 /**
  * Up to `size` worker threads running `script` (which answers each WorkerRequest with a WorkerReply),
- * started on demand and reused. An idle worker does not keep the process alive. A worker that
- * crashes fails only the job it had; the next job starts a new one.
+ * started on demand and reused, and with `options.idleMs` let go after that long without a job. An
+ * idle worker does not keep the process alive. A worker that crashes fails only the job it had; the
+ * next job starts a new one.
  */
 export function createWorkerPool<J, R>(script: URL, size: number, label = 'worker pool', options: WorkerPoolOptions = {}): WorkerPool<J, R> {
   if (!Number.isInteger(size) || size < 1) throw new RangeError(`a worker pool needs at least one worker, not ${size}`);
