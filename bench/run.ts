@@ -23,6 +23,9 @@ import { cost, singleFlight } from './scenarios/single-flight.ts';
 import { writeThrough } from './scenarios/write-through.ts';
 import { fairness } from './scenarios/fairness.ts';
 import { crashDrill } from './scenarios/crash-drill.ts';
+import { IDLE_WAIT_MS, idleMemory, idleMemoryTargets, renderIdleMemory } from './scenarios/idle-memory.ts';
+import { renderScaleOut, SCALE_OUT_FULL, SCALE_OUT_SMOKE, scaleOut, scaleOutTarget } from './scenarios/scale-out.ts';
+import { metricsOverhead, metricsOverheadTarget, renderMetricsOverhead } from './scenarios/metrics-overhead.ts';
 import { streaming } from './scenarios/streaming.ts';
 import { buildPage, chromiumAvailable, pageScenario, type PageResult } from './scenarios/page.ts';
 import { CHROMIUM } from '../test/support/browser.ts';
@@ -43,7 +46,8 @@ const HELP = `npm run bench -- [flags]
   --replies 1000          replies in the cost scenario (50% repeats)
   --workers 20            clients posting at once in the cost scenario
   --auth-samples 500      one-at-a-time GETs per credential in the auth scenario (which also
-                          runs --reps autocannon runs of --duration s per credential)
+                          runs --reps autocannon runs of --duration s per credential), and per
+                          variant in the metrics scenario (on, off and a control, the same way)
   --fair-samples 20       short replies timed alone, and as many beside a 20,000-character one,
                           in the fairness scenario (its own API process, with eSpeak)
   --stream-samples 10     streamed and plain posts of one 1,500-character reply each, in the
@@ -52,6 +56,12 @@ const HELP = `npm run bench -- [flags]
                           the page scenario (after the streaming one; skipped without Chromium)
   --drills 3              crash drills (kill -9 during 30 posts, then a restart), each with an
                           API process and a database of its own
+  --idle-runs 3           starts per kind in the idle-memory scenario (embedded fresh, embedded
+                          reopened, PostgreSQL), each idle for the eSpeak workers' idle time + 3 s
+                          (--smoke: 1 s, which is not idle yet)
+  --scale-reps 3          runs per configuration (one API process, two) in the scale-out
+                          scenario (PostgreSQL only: skipped without BENCH_DATABASE_URL)
+  --scale-posts 3000      posts per scale-out run
   --rounds 5              rounds of scenarios 1-5 (memory check)
   --full-rounds           run every round with the full plan (default: rounds 2.. are lighter)
   --polly-ms 150          Polly latency per call
@@ -81,6 +91,9 @@ const { values: flags } = parseArgs({
     'auth-samples': { type: 'string' },
     'fair-samples': { type: 'string' },
     drills: { type: 'string' },
+    'idle-runs': { type: 'string' },
+    'scale-reps': { type: 'string' },
+    'scale-posts': { type: 'string' },
     'stream-samples': { type: 'string' },
     'page-samples': { type: 'string' },
     rounds: { type: 'string' },
@@ -168,6 +181,9 @@ plan.sizes.sort((a, b) => a - b);
 const rounds = numberFlag('rounds', base.rounds);
 const fairSamples = numberFlag('fair-samples', flags.smoke ? 3 : 20);
 const drills = numberFlag('drills', flags.smoke ? 1 : 3);
+const idleRuns = numberFlag('idle-runs', flags.smoke ? 1 : 3);
+const scaleBase = flags.smoke ? SCALE_OUT_SMOKE : SCALE_OUT_FULL;
+const scalePlan = { ...scaleBase, reps: numberFlag('scale-reps', scaleBase.reps), posts: numberFlag('scale-posts', scaleBase.posts) };
 const streamSamples = numberFlag('stream-samples', flags.smoke ? 2 : 10);
 const pageSamples = numberFlag('page-samples', flags.smoke ? 2 : 5);
 // Later rounds do the same kinds of work, with fewer samples, so that five rounds fit the time budget.
@@ -219,6 +235,18 @@ try {
   // copies of it (PGlite lets one process open a data directory), and stops them when it is done.
   log('auth scenario');
   const auth = await authScenario({ database, peers, plan, sessions: authSessions, cpuProfileDir: flags['cpu-prof'], log });
+  // Also on copies of the database, so also before the main API; the local owner's 100 messages.
+  log('metrics overhead scenario');
+  const metrics = await metricsOverhead({
+    database,
+    peers,
+    sessionId: authSessions.local,
+    samples: plan.authSamples,
+    reps: plan.reps,
+    durationSec: plan.durationSec,
+    connections: plan.connections,
+    log,
+  });
 
   log('starting the API');
   api = await startApi({ ...peers.apiEnv, ...database.apiEnv }, { cpuProfileDir: flags['cpu-prof'] });
@@ -283,6 +311,10 @@ try {
   const fair = await fairness({ peers, samples: fairSamples, log });
   log('crash drill');
   const drill = await crashDrill({ peers, postgresUrl, runs: drills, log });
+  log('idle memory scenario');
+  const idle = await idleMemory({ postgresUrl, runs: idleRuns, idleWaitMs: flags.smoke ? 1000 : IDLE_WAIT_MS, log });
+  log('scale-out scenario (PostgreSQL)');
+  const scale = await scaleOut({ postgresUrl, plan: scalePlan, log });
 
   const report: BenchResult = {
     startedAt,
@@ -306,10 +338,13 @@ try {
     crashDrill: drill,
     streaming: stream,
     page,
-    targets: evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill, stream, page),
+    targets: [...evaluateTargets(results, auth, Boolean(flags.smoke), fair, drill, stream, page), metricsOverheadTarget(metrics, Boolean(flags.smoke)), ...idleMemoryTargets(idle, Boolean(flags.smoke)), scaleOutTarget(scale)],
   };
   console.log(renderMarkdown(report));
-  log(`results in ${writeResults(report, outDir)}`);
+  console.log(renderMetricsOverhead(metrics));
+  console.log(renderIdleMemory(idle));
+  console.log(renderScaleOut(scale));
+  log(`results in ${writeResults(Object.assign(report, { metricsOverhead: metrics, idleMemory: idle, scaleOut: scale }), outDir)}`);
 } finally {
   await api?.stop();
   await peers?.close();
