@@ -138,8 +138,9 @@ async function initdbInChild(dir: string, signal?: AbortSignal): Promise<void> {
 function runChild(dir: string, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', CHILD_SCRIPT, import.meta.resolve('@electric-sql/pglite'), dir], {
-      // NODE_OPTIONS may carry the parent's loader or inspector (tsx, --inspect); the child needs neither.
-      env: { ...process.env, NODE_OPTIONS: '' },
+      // No environment at all: the child needs none, the API's secrets have no business there, and
+      // NODE_OPTIONS could carry the parent's loader or inspector (tsx, --inspect).
+      env: {},
       stdio: ['pipe', 'ignore', 'pipe'],
       signal,
     });
