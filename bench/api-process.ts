@@ -43,13 +43,20 @@ export interface ApiProcess {
  * passed explicitly, so neither the shell nor a developer's .env can change what is measured. Give
  * DATA_DIR: it is also the working directory.
  */
-export async function startApi(env: Record<string, string>, opts: { cpuProfileDir?: string } = {}): Promise<ApiProcess> {
+export async function startApi(
+  env: Record<string, string>,
+  opts: {
+    cpuProfileDir?: string;
+    /** The entry script and its arguments: src/main.ts by default. Another one must listen on PORT and serve /healthz. */
+    script?: string[];
+  } = {},
+): Promise<ApiProcess> {
   const port = await freePort();
   // A CPU profile (.cpuprofile, for Chrome dev tools) is written when the process exits.
   const profile = opts.cpuProfileDir ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(opts.cpuProfileDir)}`] : [];
   // The inspector on a random loopback port lets the benchmark ask for a full GC (see collectGarbage).
   // Run from the data directory rather than the repository, so that no .env file is read.
-  const child = spawn(process.execPath, [...profile, '--inspect=127.0.0.1:0', '--import', TSX, MAIN], {
+  const child = spawn(process.execPath, [...profile, '--inspect=127.0.0.1:0', '--import', TSX, ...(opts.script ?? [MAIN])], {
     cwd: env.DATA_DIR ?? REPO_ROOT,
     env: { ...env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,7 +18,7 @@
 // `node --import tsx bench/scenarios/metrics-overhead.ts [--smoke] [--samples 500] [--reps 3]
 // [--duration 3] [--connections 4]` runs it alone, on a database of its own, and prints its figures
 // (reps × duration one-second runs per variant).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -29,6 +29,7 @@ import { buildApp, loggerOptions } from '../../src/app.ts';
 import { loadConfigOrExit } from '../../src/config/env.ts';
 import { createMetrics } from '../../src/metrics/metrics.ts';
 import { wireProduct } from '../../src/wiring.ts';
+import { startApi, type ApiProcess } from '../api-process.ts';
 import { sleep } from '../context.ts';
 import { getSession } from '../http.ts';
 import { startPeers, type Peers } from '../peers.ts';
@@ -118,7 +119,7 @@ export async function metricsOverhead(input: MetricsOverheadInput): Promise<Metr
   const { database, peers, sessionId, samples, reps, durationSec, connections, log } = input;
   const path = `/api/chat/${sessionId}`;
   const forks: BenchFork[] = [];
-  const servers: Server[] = [];
+  const servers: ApiProcess[] = [];
   try {
     log(`  metrics: starting ${VARIANTS.length} APIs: ${VARIANTS.map((v) => v.name).join(', ')}`);
     for (let i = 0; i < VARIANTS.length; i++) forks.push(database.fork());
@@ -348,69 +349,24 @@ export function renderMetricsOverhead(result: MetricsOverheadResult): string {
 
 // ---- the API processes ----
 
-interface Server {
-  url: string;
-  pid: number;
-  stop(): Promise<void>;
-}
-
 const SELF = fileURLToPath(import.meta.url);
 /** tsx's loader as a file URL, so that it resolves from any working directory. */
 const TSX = import.meta.resolve('tsx');
 
-/**
- * This file in --serve mode, with exactly `env` (nothing inherited), from the data directory so that
- * no .env is read, as bench/api-process.ts starts src/main.ts. It prints its address when listening.
- */
-async function startServer(env: Record<string, string>, metrics: boolean): Promise<Server> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', TSX, SELF, '--serve', metrics ? 'on' : 'off'], {
-    cwd: env.DATA_DIR,
-    env: { ...env, HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let tail = '';
-  child.stderr!.on('data', (chunk: Buffer) => (tail = (tail + chunk.toString('utf8')).slice(-4000)));
-  const exited = once(child, 'exit');
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the API did not listen within 90 s:\n${tail}`)), 90_000);
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString('utf8');
-      const address = /^listening (http:\/\/\S+)$/m.exec(out)?.[1];
-      if (address) {
-        clearTimeout(timer);
-        resolve(address);
-      }
-    });
-    void exited.then(([code]) => {
-      clearTimeout(timer);
-      reject(new Error(`the API exited with code ${String(code)}:\n${tail}`));
-    });
-  });
-  return {
-    url,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+/** This file in --serve mode, started as bench/api-process.ts starts src/main.ts. */
+function startServer(env: Record<string, string>, metrics: boolean): Promise<ApiProcess> {
+  return startApi(env, { script: [SELF, '--serve', metrics ? 'on' : 'off'] });
 }
 
 /** The product as src/main.ts builds it (config, wiring, app, background work), with the knob set. */
 async function serve(metrics: boolean): Promise<void> {
   const config = loadConfigOrExit();
-  // stdout carries the address line only.
-  const log = pino(loggerOptions(config.logLevel), pino.destination(2));
+  const log = pino(loggerOptions(config.logLevel));
   const product = await wireProduct(config, log, { metrics });
   const app = await buildApp(product.app, { logger: log });
   await product.startBackgroundWork();
-  const address = await app.listen({ port: 0, host: config.host });
+  await app.listen({ port: config.port, host: config.host });
   process.once('SIGTERM', () => void app.close().finally(() => process.exit(0)));
-  process.stdout.write(`listening ${address}\n`);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -4,7 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { unusedPort, useTestRedis } from '../support/redis.ts';
+import { unusedPort } from '../support/loopback-http.ts';
+import { useTestRedis } from '../support/redis.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const ADMIN_KEY = `admin-${randomBytes(24).toString('hex')}`;

@@ -12,9 +12,10 @@ import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
+import { speechTestEnv } from '../support/aws-env.ts';
 import { startPollyServer, type PollyServer } from '../support/polly-server.ts';
 import { findPostgresBinaries, NO_POSTGRES_REASON, startPostgresServer, type PostgresServer } from '../support/postgres-server.ts';
-import { S3_SERVER_CREDENTIALS, S3_SERVER_REGION, startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 import { startTestApp, type TestApp } from '../support/test-app.ts';
 
 const binaries = findPostgresBinaries();
@@ -29,13 +30,7 @@ describe.skipIf(!binaries)(`reply audio through a database outage (${binaries ? 
     const url = server.url;
     t = await startTestApp(
       {
-        S3_BUCKET_NAME: s3.bucket,
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: S3_SERVER_REGION,
-        AWS_ACCESS_KEY_ID: S3_SERVER_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: S3_SERVER_CREDENTIALS.secretAccessKey,
-        POLLY_ENDPOINT: polly.endpoint,
+        ...speechTestEnv({ s3, polly }),
         // The POST answers with audio_url null at once; its job goes on.
         SPEECH_TIMEOUT_MS: '100',
       },

@@ -16,10 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/database.ts';
 import { spawnApi, type ApiChild } from '../support/api-process.ts';
+import { speechTestEnv } from '../support/aws-env.ts';
 import { startPollyServer, type PollyServer } from '../support/polly-server.ts';
 import { findPostgresBinaries, NO_POSTGRES_REASON, startPostgresServer } from '../support/postgres-server.ts';
 import { startTestRedis, type TestRedis } from '../support/redis.ts';
-import { S3_SERVER_CREDENTIALS, S3_SERVER_REGION, startS3Server, type S3TestServer } from '../support/s3-server.ts';
+import { startS3Server, type S3TestServer } from '../support/s3-server.ts';
 import { createScratchDatabase, TEST_DATABASE_URL } from '../support/test-database.ts';
 
 // The suite's PostgreSQL when there is one (a database of this file's own), else a private server.
@@ -91,14 +92,7 @@ describe.skipIf(!databaseSource)(
         AUTH_MODE: 'required',
         ADMIN_API_KEY,
         // S3 (s3rver) and Polly (its protocol server), through the documented variables only.
-        S3_BUCKET_NAME: s3.bucket,
-        S3_ENDPOINT: s3.endpoint,
-        S3_FORCE_PATH_STYLE: 'true',
-        AWS_REGION: S3_SERVER_REGION,
-        AWS_ACCESS_KEY_ID: S3_SERVER_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: S3_SERVER_CREDENTIALS.secretAccessKey,
-        POLLY_ENDPOINT: polly.endpoint,
-        POLLY_ENGINE: 'neural',
+        ...speechTestEnv({ s3, polly }),
         ...(redis ? { REDIS_URL: redis.url } : {}),
         ...env,
       });

@@ -8,11 +8,10 @@
 // `postgres` user through runuser, and the temporary directory is handed to that user.
 import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { once } from 'node:events';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { unusedPort } from './loopback-http.ts';
 
 const run = promisify(execFile);
 
@@ -95,7 +94,7 @@ export async function startPostgresServer(): Promise<PostgresServer> {
   // Another process can take the port between the probe and the server's bind: then try another.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3 && !running; attempt++) {
-    port = await freePort();
+    port = await unusedPort();
     try {
       await pgCtlStart();
       running = true;
@@ -150,13 +149,4 @@ export async function startPostgresServer(): Promise<PostgresServer> {
     },
   };
   return server;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
 }

@@ -9,13 +9,12 @@
 // point TEST_REDIS_URL at a Redis for tests only (its own database number, if any, is ignored).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { unusedPort } from './loopback-http.ts';
 
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL || undefined;
 
@@ -169,7 +168,7 @@ interface RedisServer {
 async function spawnRedisServer(binary: string): Promise<RedisServer> {
   let lastError: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = await unusedPort();
     const child = spawn(binary, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -224,15 +223,3 @@ async function waitForPing(port: number, child: ChildProcess): Promise<void> {
   }
   throw new Error(`no PONG within 10 s (${(lastError as Error | undefined)?.message ?? 'no answer'})`);
 }
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** A loopback port with nothing listening on it (for outage tests). */
-export const unusedPort = freePort;
